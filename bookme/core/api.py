@@ -1,0 +1,230 @@
+"""flask-smorest glue: the Api, the base schema, shared fields and pagination."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from bookme.core import errors
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error under /api is rendered."""
+
+    type = ma.fields.String(metadata={"example": "https://bookme.ma/problems/not_found"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Stable, machine-readable error code"})
+    errors = ma.fields.Dict(metadata={"description": "Validation errors, field by field"})
+
+
+class Api(_Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:  # errors.register owns this
+        return None
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        for response in self.spec.components.responses.values():
+            content = response.get("content")
+            if content and "application/json" in content:
+                content[errors.PROBLEM_MIMETYPE] = content.pop("application/json")
+
+
+class Blueprint(_Blueprint):
+    """A flask-smorest blueprint; `problems(...)` documents the error codes a route returns."""
+
+    def problems(self, *statuses: int) -> Any:
+        def decorator(fn: Any) -> Any:
+            for status in statuses:
+                fn = self.alt_response(
+                    status,
+                    schema=ProblemSchema,
+                    content_type=errors.PROBLEM_MIMETYPE,
+                    description=_STATUS_TEXT.get(status, "Error"),
+                )(fn)
+            return fn
+
+        return decorator
+
+
+_STATUS_TEXT = {
+    400: "Bad request (invalid_json, tenant_required)",
+    401: "Unauthorized",
+    403: "Forbidden (forbidden, tenant_suspended)",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Validation error",
+    429: "Rate limited",
+}
+
+
+def _reject_nul(value: Any, path: str = "") -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    if isinstance(value, str):
+        if "\x00" in value:
+            found[path or "_schema"] = ["NUL characters are not allowed."]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found.update(_reject_nul(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.update(_reject_nul(item, f"{path}.{index}" if path else str(index)))
+    return found
+
+
+class Schema(ma.Schema):
+    """Base schema: unknown fields are refused, NUL characters are refused."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+    @ma.pre_load
+    def _no_nul(self, data: Any, **kwargs: Any) -> Any:
+        bad = _reject_nul(data)
+        if bad:
+            raise ma.ValidationError(bad)
+        return data
+
+
+class QuerySchema(Schema):
+    """Query-string arguments: pagination parameters are parsed beside these."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+# --- shared fields ------------------------------------------------------------------------------
+
+
+def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.String:  # noqa: N802
+    """A string with a maximum length, stated in the OpenAPI schema."""
+    return ma.fields.String(
+        validate=ma.validate.Length(min=min_length, max=max_length), **kwargs
+    )
+
+
+class AwareDateTime(ma.fields.AwareDateTime):
+    """RFC 3339 instant; an offset is required on input."""
+
+    default_error_messages = {"invalid_awareness": "A UTC offset is required (RFC 3339)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        if isinstance(value, str) and not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", value.strip()):
+            raise self.make_error("invalid_awareness")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class TenantDateTime(AwareDateTime):
+    """An instant rendered with the tenant's UTC offset at that instant."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        from bookme.core import tenancy
+
+        tenant = tenancy.current()
+        if tenant is not None:
+            value = value.astimezone(zoneinfo.ZoneInfo(tenant.timezone))
+        return value.isoformat()
+
+
+class LocalTime(ma.fields.String):
+    """A local wall-clock time, `HH:MM`."""
+
+    default_error_messages = {"invalid": "Expected a local time as HH:MM."}
+    _re = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.time):
+            return value.strftime("%H:%M")
+        return str(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not self._re.match(value):
+            raise self.make_error("invalid")
+        return value
+
+
+class TimeZone(ma.fields.String):
+    """An IANA time zone name."""
+
+    default_error_messages = {"invalid": "Unknown IANA time zone."}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text not in zoneinfo.available_timezones():
+            raise self.make_error("invalid")
+        return text
+
+
+class Money(ma.fields.String):
+    """A non-negative decimal string with at most two places (`"150.00"`)."""
+
+    default_error_messages = {"invalid": "Expected a non-negative amount like \"150.00\"."}
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return f"{Decimal(value):.2f}"
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.make_error("invalid")
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise self.make_error("invalid") from exc
+        if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise self.make_error("invalid")
+        if amount > Decimal("99999999.99"):
+            raise self.make_error("invalid")
+        return amount
+
+
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def Currency(**kwargs: Any) -> ma.fields.String:  # noqa: N802
+    """An ISO 4217 currency code."""
+    from babel.numbers import list_currencies
+
+    return ma.fields.String(
+        validate=[
+            ma.validate.Regexp(CURRENCY_RE, error="Expected an ISO 4217 code like MAD."),
+            ma.validate.OneOf(sorted(list_currencies()), error="Unknown ISO 4217 currency."),
+        ],
+        **kwargs,
+    )
+
+
+# --- pagination ---------------------------------------------------------------------------------
+
+
+def paginate(stmt: sa.Select[Any], params: PaginationParameters) -> list[Any]:
+    """Run `stmt` for one page, setting the total on `params` for the X-Pagination header."""
+    from bookme.core.db import session
+
+    sess = session()
+    total = sess.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    params.item_count = total.scalar_one()
+    page = stmt.limit(params.page_size).offset((params.page - 1) * params.page_size)
+    return list(sess.scalars(page))

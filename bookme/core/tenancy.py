@@ -1,0 +1,78 @@
+"""The tenant of the current unit of work, and the search_path it implies."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+SCHEMA_RE = re.compile(r"^tenant_[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """What a unit of work needs to know about its tenant."""
+
+    id: uuid.UUID
+    slug: str
+    schema: str
+    timezone: str
+    currency: str
+    locale: str
+    status: str
+
+    def __post_init__(self) -> None:
+        if not SCHEMA_RE.match(self.schema):
+            raise ValueError(f"invalid tenant schema name {self.schema!r}")
+
+
+def schema_for(tenant_id: uuid.UUID) -> str:
+    return f"tenant_{tenant_id.hex}"
+
+
+_current: ContextVar[TenantRef | None] = ContextVar("bookme_tenant", default=None)
+
+
+def current() -> TenantRef | None:
+    return _current.get()
+
+
+def require() -> TenantRef:
+    tenant = _current.get()
+    if tenant is None:
+        raise RuntimeError("no tenant is active for this unit of work")
+    return tenant
+
+
+def search_path() -> str:
+    """`"tenant_…", public` for the active tenant, `public` alone otherwise."""
+    tenant = _current.get()
+    if tenant is None:
+        return "public"
+    return f'"{tenant.schema}", public'
+
+
+def activate(tenant: TenantRef | None) -> None:
+    """Make `tenant` current; an already open transaction switches its search_path now."""
+    _current.set(tenant)
+    from bookme.core.db import session
+
+    sess = session()
+    if sess.in_transaction():
+        sess.execute(sa.text(f"SET LOCAL search_path TO {search_path()}"))
+
+
+@contextlib.contextmanager
+def using(tenant: TenantRef | None) -> Iterator[TenantRef | None]:
+    """Run a block for `tenant` (jobs, CLI), restoring the previous tenant after."""
+    previous = _current.get()
+    activate(tenant)
+    try:
+        yield tenant
+    finally:
+        activate(previous)

@@ -1,0 +1,34 @@
+"""The module registry: which blueprints the app mounts, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+MODEL_MODULES = (
+    "bookme.tenants.models",
+    "bookme.users.models",
+    "bookme.services.models",
+    "bookme.staff.models",
+)
+
+
+def import_models() -> None:
+    """Import every module's models so the metadata is complete (migrations, provisioning)."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
+    """flask-smorest blueprints mounted under /api/v1."""
+    from bookme.tenants.routes import blp as tenants
+    from bookme.users.routes import blp as users
+
+    return [users, tenants]
+
+
+def WEB_BLUEPRINTS() -> list[Any]:  # noqa: N802
+    """Plain Flask blueprints (webhooks, admin, the manage page)."""
+    return []

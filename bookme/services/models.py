@@ -1,0 +1,59 @@
+"""The catalog in each tenant schema: service categories and services."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bookme.core.db import Base, created_at, updated_at, uuid_pk
+
+
+class ServiceCategory(Base):
+    __tablename__ = "service_categories"
+    __table_args__ = (sa.Index("uq_service_categories_name", sa.text("lower(name)"), unique=True),)
+
+    id: Mapped[uuid_pk]
+    name: Mapped[str] = mapped_column(sa.String(120))
+    position: Mapped[int] = mapped_column(server_default="0")
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        sa.CheckConstraint("duration_minutes BETWEEN 5 AND 720", name="duration"),
+        sa.CheckConstraint("price >= 0", name="price"),
+        sa.CheckConstraint("buffer_before_minutes BETWEEN 0 AND 240", name="buffer_before"),
+        sa.CheckConstraint("buffer_after_minutes BETWEEN 0 AND 240", name="buffer_after"),
+        sa.CheckConstraint("slot_interval_minutes BETWEEN 5 AND 720", name="slot_interval"),
+        sa.CheckConstraint("min_notice_minutes >= 0", name="min_notice"),
+        sa.CheckConstraint("max_advance_days BETWEEN 1 AND 730", name="max_advance"),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+    )
+
+    id: Mapped[uuid_pk]
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("service_categories.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str | None] = mapped_column(sa.String(5000))
+    duration_minutes: Mapped[int]
+    price: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    buffer_before_minutes: Mapped[int] = mapped_column(server_default="0")
+    buffer_after_minutes: Mapped[int] = mapped_column(server_default="0")
+    slot_interval_minutes: Mapped[int] = mapped_column(server_default="15")
+    min_notice_minutes: Mapped[int] = mapped_column(server_default="60")
+    max_advance_days: Mapped[int] = mapped_column(server_default="60")
+    is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    category: Mapped[ServiceCategory | None] = relationship()

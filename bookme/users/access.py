@@ -1,0 +1,149 @@
+"""Who is calling: JWT authentication, tenant resolution and role checks, before any body."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt.exceptions import PyJWTError
+
+from bookme.core import errors, tenancy
+from bookme.core.db import session
+from bookme.tenants import service as tenants
+from bookme.users.models import ROLES, Membership, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MANAGERS = ("owner", "manager")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a use case; written into audit trails."""
+
+    kind: str  # "user", "customer", "system", "provider"
+    user_id: uuid.UUID | None = None
+    email: str | None = None
+    role: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "user":
+            return f"user:{self.email or self.user_id}"
+        return self.kind
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGERS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "user_id": str(self.user_id) if self.user_id else None,
+            "email": self.email,
+            "role": self.role,
+        }
+
+
+SYSTEM = Actor(kind="system")
+CUSTOMER = Actor(kind="customer")
+
+
+def current_actor() -> Actor:
+    return g.get("actor") or SYSTEM
+
+
+def current_tenant() -> tenancy.TenantRef:
+    return tenancy.require()
+
+
+def _authenticate(refresh: bool = False) -> uuid.UUID:
+    try:
+        verify_jwt_in_request(refresh=refresh)
+        claims = get_jwt()
+        return uuid.UUID(str(claims["sub"]))
+    except (JWTExtendedException, PyJWTError, KeyError, ValueError) as exc:
+        raise errors.Unauthorized("A valid access token is required.") from exc
+
+
+def resolve_tenant() -> tenancy.TenantRef:
+    settings = current_app.config["BOOKME"]
+    tenant = tenants.resolve(request.host, request.headers.get("X-Tenant"), settings.base_domain)
+    tenancy.activate(tenant)
+    return tenant
+
+
+def _user(user_id: uuid.UUID) -> User:
+    user = session().get(User, user_id)
+    if user is None or not user.is_active:
+        raise errors.Unauthorized("A valid access token is required.")
+    return user
+
+
+def authenticated(fn: F) -> F:
+    """A signed-in user; no tenant involved (`/me`, `/tenants`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = _user(_authenticate())
+        g.user = user
+        g.actor = Actor(kind="user", user_id=user.id, email=user.email)
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def member(*roles: str) -> Callable[[F], F]:
+    """A member of the request's tenant holding one of `roles` (any role when none given)."""
+    allowed = roles or ROLES
+    for role in allowed:
+        if role not in ROLES:
+            raise ValueError(role)
+
+    def decorator(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user_id = _authenticate()
+            tenant = resolve_tenant()
+            row = session().execute(
+                sa.select(User, Membership.role)
+                .join(Membership, Membership.user_id == User.id)
+                .where(User.id == user_id, Membership.tenant_id == tenant.id)
+            ).first()
+            if row is None:
+                if session().get(User, user_id) is None:
+                    raise errors.Unauthorized("A valid access token is required.")
+                raise errors.Forbidden("You are not a member of this business.")
+            user, role = row
+            if not user.is_active:
+                raise errors.Unauthorized("A valid access token is required.")
+            if role not in allowed:
+                raise errors.Forbidden("Your role does not allow this.")
+            g.user = user
+            g.actor = Actor(kind="user", user_id=user.id, email=user.email, role=role)
+            return fn(*args, **kwargs)
+
+        wrapper._bookme_access = ("member", allowed)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(fn: F) -> F:
+    """No token; the tenant comes from the Host or X-Tenant header."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        resolve_tenant()
+        g.actor = CUSTOMER
+        return fn(*args, **kwargs)
+
+    wrapper._bookme_access = ("public", ())  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
