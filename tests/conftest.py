@@ -8,6 +8,7 @@ nothing behind. Tests that need real commits (workers, concurrency) use `committ
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,13 @@ from bookme.config import Settings
 from bookme.devenv import services_for_tests
 
 SERVICES = services_for_tests()
+
+# Shared fixtures live in tests/plugins/<name>.py (SMTP server, fake providers, …).
+pytest_plugins = sorted(
+    f"tests.plugins.{path.stem}"
+    for path in (Path(__file__).parent / "plugins").glob("*.py")
+    if path.stem != "__init__"
+)
 PASSWORD = "correct horse battery"  # noqa: S105
 
 
