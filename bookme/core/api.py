@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.pagination import PaginationParameters
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from bookme.core import errors
 
@@ -42,8 +44,35 @@ class Api(_Api):
                 content[errors.PROBLEM_MIMETYPE] = content.pop("application/json")
 
 
+class Parser(FlaskParser):
+    """Bodies are parsed only when a view asks for them, i.e. after its access checks.
+
+    A body that is not JSON, or not the JSON type the schema takes (an object, or an array
+    for list bodies), is 400 `invalid_json`; field problems stay 422.
+    """
+
+    def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        raw = req.get_data(cache=True)
+        if not raw.strip():
+            return webargs_core.missing
+        if not is_json_request(req):
+            raise errors.InvalidJson("Send JSON bodies with Content-Type: application/json.")
+        try:
+            data = webargs_core.parse_json(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.InvalidJson("The request body is not valid JSON.") from exc
+        if getattr(schema, "many", False):
+            if not isinstance(data, list):
+                raise errors.InvalidJson("The request body must be a JSON array.")
+        elif not isinstance(data, dict):
+            raise errors.InvalidJson("The request body must be a JSON object.")
+        return data
+
+
 class Blueprint(_Blueprint):
     """A flask-smorest blueprint; `problems(...)` documents the error codes a route returns."""
+
+    ARGUMENTS_PARSER = Parser()
 
     def problems(self, *statuses: int) -> Any:
         def decorator(fn: Any) -> Any:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 
-from bookme.core import errors
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def request_id() -> str:
@@ -26,22 +23,6 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
     def _assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
-    @app.before_request
-    def _check_json_body() -> None:
-        if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
-            return
-        raw = request.get_data(cache=True)
-        if not raw.strip():
-            return
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise errors.InvalidJson("The request body is not valid JSON.") from exc
-        if not isinstance(body, dict):
-            raise errors.InvalidJson("The request body must be a JSON object.")
-        if not request.is_json:
-            raise errors.InvalidJson("Send JSON bodies with Content-Type: application/json.")
 
     @app.before_request
     def _preflight() -> Response | None:
