@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "bookme.users.models",
     "bookme.services.models",
     "bookme.staff.models",
+    "bookme.customers.models",
 )
 
 
