@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "bookme.services.models",
     "bookme.staff.models",
     "bookme.customers.models",
+    "bookme.bookings.models",
 )
 
 
