@@ -97,6 +97,7 @@ def authenticated(fn: F) -> F:
         g.actor = Actor(kind="user", user_id=user.id, email=user.email)
         return fn(*args, **kwargs)
 
+    wrapper._bookme_access = ("authenticated", ())  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
