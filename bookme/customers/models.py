@@ -85,7 +85,7 @@ class Customer(Base):
         ),
         sa.Index(
             "ix_customers_phone_suffix",
-            sa.text("reverse(phone) text_pattern_ops"),
+            sa.text('reverse(phone) COLLATE "C"'),
             postgresql_where=sa.text(ACTIVE),
         ),
         sa.Index("ix_customers_tags", "tags", postgresql_using="gin", postgresql_where=sa.text(ACTIVE)),

@@ -59,7 +59,7 @@ def upgrade() -> None:
     op.create_index('ix_customers_email_trgm', 'customers', [sa.literal_column('lower(email) public.gin_trgm_ops')], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('ix_customers_name_sort', 'customers', [sa.literal_column('public.bookme_fold(full_name) COLLATE "C"'), 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('ix_customers_name_trgm', 'customers', [sa.literal_column('public.bookme_fold(full_name) public.gin_trgm_ops')], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
-    op.create_index('ix_customers_phone_suffix', 'customers', [sa.literal_column('reverse(phone) text_pattern_ops')], unique=False, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
+    op.create_index('ix_customers_phone_suffix', 'customers', [sa.literal_column('reverse(phone) COLLATE "C"')], unique=False, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('ix_customers_tags', 'customers', ['tags'], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('uq_customers_email_active', 'customers', [sa.literal_column('lower(email)')], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('uq_customers_phone_active', 'customers', ['phone'], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
