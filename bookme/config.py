@@ -52,6 +52,13 @@ class Settings:
     stripe_api_base: str | None = None
     paypal_api_base: str | None = None
     rq_queue: str = "default"
+    notify_dispatch_seconds: int = 10
+    notify_lease_seconds: int = 120
+    notify_send_timeout_seconds: int = 20
+    notify_concurrency: int = 20
+    notify_batch_size: int = 100
+    notify_redispatch_seconds: int = 60
+    notify_status_poll_minutes: int = 15
     ratelimit_enabled: bool = True
     log_json: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +100,7 @@ class Settings:
             "stripe_api_base": env.get("STRIPE_API_BASE") or None,
             "paypal_api_base": env.get("PAYPAL_API_BASE") or None,
             "rq_queue": env.get("BOOKME_RQ_QUEUE") or "default",
+            **_notify_settings(env),
             "ratelimit_enabled": _bool(env.get("BOOKME_RATELIMIT_ENABLED"), True),
             "log_json": _bool(env.get("BOOKME_LOG_JSON"), True),
         }
@@ -112,6 +120,14 @@ class Settings:
             raise ConfigError("SMTP_TLS must be starttls, ssl or none")
         if self.trusted_proxies < 0:
             raise ConfigError("BOOKME_TRUSTED_PROXIES must be zero or more")
+        for name, variable in _NOTIFY_ENV.items():
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{variable} must be at least 1")
+        if self.notify_lease_seconds <= 2 * self.notify_send_timeout_seconds:
+            raise ConfigError(
+                "BOOKME_NOTIFY_LEASE_SECONDS must exceed twice BOOKME_NOTIFY_SEND_TIMEOUT_SECONDS "
+                "(a send still in flight must never be taken for a lost one)"
+            )
         if self.is_production:
             for name in ("secret_key", "jwt_secret_key"):
                 value = getattr(self, name)
@@ -122,6 +138,30 @@ class Settings:
                     )
             if not self.encryption_keys:
                 raise ConfigError("BOOKME_ENCRYPTION_KEYS must be set in production")
+
+
+_NOTIFY_ENV = {
+    "notify_dispatch_seconds": "BOOKME_NOTIFY_DISPATCH_SECONDS",
+    "notify_lease_seconds": "BOOKME_NOTIFY_LEASE_SECONDS",
+    "notify_send_timeout_seconds": "BOOKME_NOTIFY_SEND_TIMEOUT_SECONDS",
+    "notify_concurrency": "BOOKME_NOTIFY_CONCURRENCY",
+    "notify_batch_size": "BOOKME_NOTIFY_BATCH_SIZE",
+    "notify_redispatch_seconds": "BOOKME_NOTIFY_REDISPATCH_SECONDS",
+    "notify_status_poll_minutes": "BOOKME_NOTIFY_STATUS_POLL_MINUTES",
+}
+
+
+def _notify_settings(env: Any) -> dict[str, int]:
+    """Outbox tuning (BOOKME_NOTIFY_*): whole numbers, defaults from the dataclass."""
+    values = {}
+    for name, variable in _NOTIFY_ENV.items():
+        raw = env.get(variable)
+        if raw:
+            try:
+                values[name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{variable} must be a whole number") from exc
+    return values
 
 
 def _sqlalchemy_url(url: str) -> str:

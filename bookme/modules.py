@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "bookme.staff.models",
     "bookme.customers.models",
     "bookme.bookings.models",
+    "bookme.communications.models",
 )
 
 
@@ -25,10 +26,12 @@ def import_models() -> None:
 
 def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
     """flask-smorest blueprints mounted under /api/v1."""
+    from bookme.services.routes import blp as catalog
+    from bookme.staff.routes import blp as staff
     from bookme.tenants.routes import blp as tenants
     from bookme.users.routes import blp as users
 
-    return [users, tenants]
+    return [users, tenants, catalog, staff]
 
 
 def WEB_BLUEPRINTS() -> list[Any]:  # noqa: N802

@@ -1,0 +1,1 @@
+"""Communications: notification templates, the outbox, channels (email, SMS, WhatsApp)."""
