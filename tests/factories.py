@@ -1,7 +1,9 @@
 """Factories for tenant data, written straight to the models (no HTTP, no access checks).
 
-They run in the current tenant (`use_tenant(tenant_info)` activates one) and only flush, so
-the test's outer transaction rolls everything back. Times are local `HH:MM` strings in the
+They run in the current tenant (`use_tenant(tenant_info)` activates one) and commit the
+session, which under the `db` fixture only releases a savepoint: what they build survives a
+request that fails and rolls its own unit of work back, and the test's outer transaction
+still removes everything at the end. Times are local `HH:MM` strings in the
 tenant's time zone; instants must be timezone-aware (or RFC 3339 strings with an offset).
 
     use_tenant(tenant)
@@ -19,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+import sqlalchemy as sa
 
 from bookme.core import tenancy
 from bookme.core.db import session
@@ -72,7 +76,7 @@ def _day(value: date | str) -> date:
 def _add(obj: Any) -> Any:
     tenancy.require()
     session().add(obj)
-    session().flush()
+    session().commit()
     return obj
 
 
@@ -134,7 +138,7 @@ def set_hours(staff: Staff, hours: Mapping[int, Sequence[Interval]]) -> None:
                     end_minute=minutes(end),
                 )
             )
-    sess.flush()
+    sess.commit()
 
 
 def make_override(
@@ -144,7 +148,9 @@ def make_override(
     tenancy.require()
     sess = session()
     the_day = _day(day)
-    existing = sess.get(DateOverride, (staff.id, the_day))
+    existing = sess.scalars(
+        sa.select(DateOverride).where(DateOverride.staff_id == staff.id, DateOverride.day == the_day)
+    ).one_or_none()
     if existing is not None:
         sess.delete(existing)
         sess.flush()
