@@ -1,7 +1,8 @@
 """Find (or start) the PostgreSQL and Redis that `make run` and `make test` use.
 
 Order: the URLs in the environment; else servers answering on 127.0.0.1; else embedded
-servers started in a local data folder (`.data/`).
+servers started in a local data folder (`.data/`). `BOOKME_TEST_SERVICES=embedded` skips the
+127.0.0.1 probe (to exercise the embedded fallback on a machine that has servers).
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ def services_for_tests() -> Services:
     redis = os.environ.get("REDIS_URL")
     if db and redis:
         return Services(db, redis)
-    found = local_services("bookme_test")
-    if found is not None:
-        return Services(db or found.database_url, redis or found.redis_url)
+    if os.environ.get("BOOKME_TEST_SERVICES", "auto") != "embedded":
+        found = local_services("bookme_test")
+        if found is not None:
+            return Services(db or found.database_url, redis or found.redis_url)
     from bookme.embedded import start_embedded
 
-    embedded = start_embedded("test", database="bookme_test")
-    return Services(db or embedded.database_url, redis or embedded.redis_url)
+    embedded = start_embedded("test", database="bookme_test", postgres=not db, redis=not redis)
+    return Services(db or embedded.database_url or "", redis or embedded.redis_url or "")

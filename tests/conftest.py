@@ -36,8 +36,9 @@ PASSWORD = "correct horse battery"  # noqa: S105
 
 
 def _admin_url(url: str) -> tuple[str, str]:
-    base, _, name = url.rpartition("/")
-    return base + "/postgres", name.split("?")[0]
+    # Parsed, not split: the embedded server's URL names its socket dir in `?host=/path`.
+    parsed = sa.engine.make_url(url)
+    return parsed.set(database="postgres").render_as_string(hide_password=False), parsed.database
 
 
 def _recreate_database(url: str) -> None:

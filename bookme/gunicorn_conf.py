@@ -1,0 +1,49 @@
+"""Gunicorn settings for the `web` process: `gunicorn -c python:bookme.gunicorn_conf wsgi:app`.
+
+Tunable from the environment: PORT, WEB_CONCURRENCY (processes), GUNICORN_THREADS (threads per
+process), GUNICORN_TIMEOUT (seconds); anything else through GUNICORN_CMD_ARGS.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Recycle processes now and then so a slow leak cannot grow without bound.
+max_requests = 2000
+max_requests_jitter = 200
+# Heartbeat files on tmpfs: a container's overlay filesystem can stall them.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# Access logs are off (plain text would break the JSON log stream); turn them on with
+# GUNICORN_CMD_ARGS="--access-logfile=-" when needed.
+accesslog = None
+errorlog = "-"
+# No control socket: its default path ($HOME/.gunicorn) is shared by every instance on the
+# machine, and nothing here uses gunicornc.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    hide_server_banner()
+
+
+def hide_server_banner() -> None:
+    """Drop gunicorn's `Server:` response header: it names the software to every client."""
+    from gunicorn.http import wsgi
+
+    if getattr(wsgi.Response.default_headers, "_bookme_no_banner", False):
+        return
+    original = wsgi.Response.default_headers
+
+    def default_headers(self: Any) -> list[str]:
+        return [h for h in original(self) if not h.lower().startswith("server:")]
+
+    default_headers._bookme_no_banner = True  # type: ignore[attr-defined]
+    wsgi.Response.default_headers = default_headers  # type: ignore[method-assign]
