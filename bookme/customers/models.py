@@ -150,7 +150,8 @@ class ConsentEvent(Base):
         sa.Index("ix_customer_consent_events_customer", "customer_id", "changed_at", "id"),
     )
 
-    id: Mapped[uuid_pk]
+    # A sequence, not a UUID: changes recorded at the same instant keep their order.
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=False), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="CASCADE")
     )
@@ -173,10 +174,10 @@ class CustomerEvent(Base):
         sa.CheckConstraint(
             "type IN ('created', 'updated', 'deleted', 'exported', 'erased')", name="type"
         ),
-        sa.Index("ix_customer_events_customer", "customer_id", "created_at"),
+        sa.Index("ix_customer_events_customer", "customer_id", "created_at", "id"),
     )
 
-    id: Mapped[uuid_pk]
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=False), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="CASCADE")
     )

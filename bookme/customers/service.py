@@ -8,9 +8,11 @@ of personal data inside the erasing transaction).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +21,7 @@ import phonenumbers
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_smorest.pagination import PaginationParameters
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, with_expression
 
 from bookme.core import errors, events, tenancy
 from bookme.core.api import paginate
@@ -64,7 +66,7 @@ def _taken(field: str, existing_id: uuid.UUID | None) -> errors.BookMeError:
     return cls(detail, errors={field: [detail]}, **extra)
 
 
-# Fallbacks for a violation that escapes the lookup in `_flush_unique` (no id known then).
+# Fallbacks for a violation outside `_unique_contacts` (no existing id known then).
 errors.on_constraint(UQ_PHONE, lambda: _taken("phone", None))
 errors.on_constraint(UQ_EMAIL, lambda: _taken("email", None))
 
@@ -171,7 +173,7 @@ def _writable(customer_id: uuid.UUID) -> Customer:
 def get_customer(*, customer_id: uuid.UUID) -> Customer:
     """One customer, deleted and erased ones included (bookings still point at them)."""
     stmt = _with_stats(sa.select(Customer)).where(Customer.id == customer_id)
-    customer = session().scalar(stmt)
+    customer = session().scalar(stmt.execution_options(populate_existing=True))
     if customer is None:
         raise errors.NotFound("No such customer.")
     return customer
@@ -191,9 +193,56 @@ def get_bookable_customer(*, customer_id: uuid.UUID) -> Customer:
 # --- history stats (visits), provided by the bookings module's tables ------------------------
 
 
+# Customers sit below bookings in the module graph (bookings imports customers), so the
+# bookings table is named here as a lightweight table clause rather than imported.
+_bookings = sa.table(
+    "bookings",
+    sa.column("id", sa.Uuid),
+    sa.column("customer_id", sa.Uuid),
+    sa.column("service_id", sa.Uuid),
+    sa.column("staff_id", sa.Uuid),
+    sa.column("status", sa.String),
+    sa.column("starts_at", sa.DateTime(timezone=True)),
+    sa.column("ends_at", sa.DateTime(timezone=True)),
+    sa.column("price", sa.Numeric(12, 2)),
+    sa.column("currency", sa.String),
+    sa.column("notes", sa.String),
+    sa.column("cancellation_reason", sa.String),
+    sa.column("cancelled_at", sa.DateTime(timezone=True)),
+    sa.column("source", sa.String),
+    sa.column("payment_status", sa.String),
+    sa.column("amount_paid", sa.Numeric(12, 2)),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+_services = sa.table("services", sa.column("id", sa.Uuid), sa.column("name", sa.String))
+_staff = sa.table("staff", sa.column("id", sa.Uuid), sa.column("display_name", sa.String))
+
+
+def _booking_stat(column: Any, status: str) -> Any:
+    return (
+        sa.select(column)
+        .where(_bookings.c.customer_id == Customer.id, _bookings.c.status == status)
+        .scalar_subquery()
+    )
+
+
 def _with_stats(stmt: sa.Select[Any]) -> sa.Select[Any]:
-    """Add visit count, no-show count and last visit, computed in the same query."""
-    return stmt
+    """Add visit count (completed bookings), no-show count and last visit to `stmt`.
+
+    Correlated subqueries on (customer_id, starts_at): PostgreSQL evaluates them only for
+    the rows of the page, and drops them from the pagination count.
+    """
+    return stmt.options(
+        with_expression(
+            Customer.visit_count, _booking_stat(sa.func.count(), "completed")
+        ),
+        with_expression(
+            Customer.no_show_count, _booking_stat(sa.func.count(), "no_show")
+        ),
+        with_expression(
+            Customer.last_visit_at, _booking_stat(sa.func.max(_bookings.c.starts_at), "completed")
+        ),
+    )
 
 
 # --- audit and consents ---------------------------------------------------------------------
@@ -232,10 +281,12 @@ def _apply_consents(
     """
     if source not in CONSENT_SOURCES:
         raise ValueError(f"unknown consent source {source!r}")
+    unknown = set(consents) - set(CHANNELS)
+    if unknown:
+        raise errors.validation_error({f"consents.{c}": ["Unknown channel."] for c in unknown})
     changed = []
-    for channel, granted in consents.items():
-        if channel not in CHANNELS:
-            raise errors.validation_error({f"consents.{channel}": ["Unknown channel."]})
+    for channel in CHANNELS:
+        granted = consents.get(channel)
         if granted is None:
             continue
         current = getattr(customer, f"consent_{channel}")
@@ -262,21 +313,28 @@ def _apply_consents(
     return changed
 
 
-def _flush_unique(customer: Customer) -> None:
-    """Flush; a phone or email held by another active customer → 409 naming that customer."""
+@contextlib.contextmanager
+def _unique_contacts(*, phone: str | None, email: str | None) -> Iterator[None]:
+    """Run the block's writes in a savepoint and flush them; a phone or email held by another
+    active customer → 409 naming that customer (the unique index, found by its name).
+
+    The savepoint opens before the block changes anything: `begin_nested` flushes what is
+    pending first, and a violation there would doom the whole transaction.
+    """
     sess: Session = session()
-    phone, email = customer.phone, customer.email  # a failed savepoint expires the object
     try:
         with sess.begin_nested():
+            yield
             sess.flush()
     except sa.exc.IntegrityError as exc:
         name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-        if name == UQ_PHONE:
-            existing = _find_active(phone=phone)
-            raise _taken("phone", existing.id if existing else None) from exc
-        if name == UQ_EMAIL:
-            existing = _find_active(email=email)
-            raise _taken("email", existing.id if existing else None) from exc
+        with sess.no_autoflush:
+            if name == UQ_PHONE:
+                existing = _find_active(phone=phone)
+                raise _taken("phone", existing.id if existing else None) from exc
+            if name == UQ_EMAIL:
+                existing = _find_active(email=email)
+                raise _taken("email", existing.id if existing else None) from exc
         raise
 
 
@@ -309,11 +367,12 @@ def create_customer(
         created_at=now,
         updated_at=now,
     )
-    session().add(customer)
-    _flush_unique(customer)
+    with _unique_contacts(phone=customer.phone, email=customer.email):
+        session().add(customer)
     _apply_consents(customer, consents or {}, source=source, actor=actor, now=now)
     _audit(customer, "created", actor=actor, now=now, data={"source": source})
-    return customer
+    session().flush()
+    return get_customer(customer_id=customer.id)
 
 
 @transactional
@@ -388,6 +447,8 @@ def update_customer(
     if unknown:
         raise errors.validation_error({name: ["Unknown field."] for name in sorted(unknown)})
     customer = _writable(customer_id)
+    phone = normalise_phone(changes["phone"]) if changes.get("phone") else None
+    email = normalise_email(changes["email"]) if changes.get("email") else None
     changed: list[str] = []
 
     def put(field: str, value: Any) -> None:
@@ -395,27 +456,27 @@ def update_customer(
             setattr(customer, field, value)
             changed.append(field)
 
-    if "full_name" in changes:
-        put("full_name", _full_name(changes["full_name"] or ""))
-    if "phone" in changes:
-        put("phone", normalise_phone(changes["phone"]) if changes["phone"] else None)
-    if "email" in changes:
-        put("email", normalise_email(changes["email"]) if changes["email"] else None)
-    if "locale" in changes:
-        put("locale", _locale(changes["locale"] or "", tenant))
-    if "tags" in changes:
-        put("tags", normalise_tags(changes["tags"] or []))
-    if "notes" in changes:
-        put("notes", changes["notes"] or None)
-    consent_changes = _apply_consents(
-        customer, changes.get("consents") or {}, source="staff", actor=actor, now=now
-    )
-    changed += [f"consents.{channel}" for channel in consent_changes]
-    if changed:
-        customer.updated_at = now
-        _flush_unique(customer)
-        _audit(customer, "updated", actor=actor, now=now, data={"fields": changed})
-    return customer
+    with _unique_contacts(phone=phone, email=email):
+        if "full_name" in changes:
+            put("full_name", _full_name(changes["full_name"] or ""))
+        if "phone" in changes:
+            put("phone", phone)
+        if "email" in changes:
+            put("email", email)
+        if "locale" in changes:
+            put("locale", _locale(changes["locale"] or "", tenant))
+        if "tags" in changes:
+            put("tags", normalise_tags(changes["tags"] or []))
+        if "notes" in changes:
+            put("notes", changes["notes"] or None)
+        consent_changes = _apply_consents(
+            customer, changes.get("consents") or {}, source="staff", actor=actor, now=now
+        )
+        changed += [f"consents.{channel}" for channel in consent_changes]
+        if changed:
+            customer.updated_at = now
+            _audit(customer, "updated", actor=actor, now=now, data={"fields": changed})
+    return get_customer(customer_id=customer.id)
 
 
 @transactional
@@ -607,8 +668,6 @@ def export_customer(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, customer_id: uuid.UUID
 ) -> dict[str, Any]:
     """Everything held about the customer as one document; the export itself is audited."""
-    import zoneinfo
-
     customer = get_customer(customer_id=customer_id)
     _audit(customer, "exported", actor=actor, now=now)
     session().flush()
@@ -627,9 +686,37 @@ def export_customer(
     }
 
 
+def _bookings_of(customer_id: uuid.UUID) -> sa.Select[Any]:
+    return (
+        sa.select(
+            _bookings,
+            _services.c.name.label("service_name"),
+            _staff.c.display_name.label("staff_name"),
+        )
+        .join(_services, _services.c.id == _bookings.c.service_id)
+        .join(_staff, _staff.c.id == _bookings.c.staff_id)
+        .where(_bookings.c.customer_id == customer_id)
+        .order_by(_bookings.c.starts_at.desc(), _bookings.c.id.desc())
+    )
+
+
 def list_customer_bookings(
     *, tenant: tenancy.TenantRef, customer_id: uuid.UUID, pagination: PaginationParameters
 ) -> list[Any]:
-    """The customer's bookings, newest first."""
+    """The customer's bookings, newest first (deleted and erased customers included)."""
     _get(customer_id)
-    raise NotImplementedError
+    stmt = _bookings_of(customer_id)
+    sess = session()
+    pagination.item_count = sess.scalar(
+        sa.select(sa.func.count()).where(_bookings.c.customer_id == customer_id)
+    )
+    page = stmt.limit(pagination.page_size).offset((pagination.page - 1) * pagination.page_size)
+    return list(sess.execute(page).mappings())
+
+
+def _export_bookings(*, tenant: tenancy.TenantRef, customer_id: uuid.UUID) -> list[Any]:
+    """Default `bookings` export section; the bookings module may register a richer one."""
+    return [dict(row) for row in session().execute(_bookings_of(customer_id)).mappings()]
+
+
+register_export_section("bookings", _export_bookings)

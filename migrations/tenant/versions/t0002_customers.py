@@ -64,7 +64,7 @@ def upgrade() -> None:
     op.create_index('uq_customers_email_active', 'customers', [sa.literal_column('lower(email)')], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('uq_customers_phone_active', 'customers', ['phone'], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_table('customer_consent_events',
-    sa.Column('id', sa.UUID(), server_default=sa.text('gen_random_uuid()'), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('customer_id', sa.UUID(), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('granted', sa.Boolean(), nullable=True),
@@ -80,7 +80,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_customer_consent_events_customer', 'customer_consent_events', ['customer_id', 'changed_at', 'id'], unique=False)
     op.create_table('customer_events',
-    sa.Column('id', sa.UUID(), server_default=sa.text('gen_random_uuid()'), nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('customer_id', sa.UUID(), nullable=False),
     sa.Column('type', sa.String(length=20), nullable=False),
     sa.Column('actor', sa.String(length=400), nullable=False),
@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_events_customer_id_customers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_events'))
     )
-    op.create_index('ix_customer_events_customer', 'customer_events', ['customer_id', 'created_at'], unique=False)
+    op.create_index('ix_customer_events_customer', 'customer_events', ['customer_id', 'created_at', 'id'], unique=False)
 
 
 def downgrade() -> None:
