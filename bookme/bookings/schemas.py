@@ -1,0 +1,255 @@
+"""Booking request and response schemas (API.md "Bookings")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from typing import Any
+
+import marshmallow as ma
+
+from bookme.bookings.models import STATUSES
+from bookme.core.api import AwareDateTime, Currency, Money, QuerySchema, Schema, Str, TenantDateTime
+
+IDEMPOTENCY_KEY_MAX = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class BookingConsentsSchema(Schema):
+    sms = ma.fields.Boolean(allow_none=True)
+    whatsapp = ma.fields.Boolean(allow_none=True)
+    email = ma.fields.Boolean(allow_none=True)
+    marketing = ma.fields.Boolean(allow_none=True)
+
+
+class BookingCustomerSchema(Schema):
+    """Who the booking is for; found by phone or email, else created."""
+
+    full_name = Str(200, min_length=1, required=True)
+    phone = Str(32, metadata={"description": "E.164, e.g. +212612345678"})
+    email = ma.fields.Email(validate=ma.validate.Length(max=320))
+    locale = ma.fields.String(validate=ma.validate.OneOf(["fr", "ar", "en"]))
+    consents = ma.fields.Nested(BookingConsentsSchema)
+
+    @ma.validates_schema
+    def _reachable(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("phone") and not data.get("email"):
+            raise ma.ValidationError("A phone number or an email address is required.", "phone")
+
+
+class _BookingRequestSchema(Schema):
+    service_id = ma.fields.UUID(required=True)
+    staff_id = ma.fields.UUID(
+        metadata={"description": "Omit to have any qualified staff member free then assigned."}
+    )
+    starts_at = AwareDateTime(required=True)
+    customer = ma.fields.Nested(BookingCustomerSchema)
+    notes = Str(2000)
+
+
+class BookingCreateSchema(_BookingRequestSchema):
+    """A booking made by a member: `customer` (found or created) or `customer_id`."""
+
+    customer_id = ma.fields.UUID()
+
+    @ma.validates_schema
+    def _one_customer(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("customer" in data) == ("customer_id" in data):
+            raise ma.ValidationError("Send either customer or customer_id.", "customer")
+
+
+class PublicBookingCreateSchema(_BookingRequestSchema):
+    """A booking made by the customer through the public API."""
+
+    @ma.validates_schema
+    def _customer_required(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "customer" not in data:
+            raise ma.ValidationError("Missing data for required field.", "customer")
+
+
+class IdempotencyHeaderSchema(QuerySchema):
+    """The optional `Idempotency-Key` header: a retry with the same key replays the first answer."""
+
+    idempotency_key = ma.fields.String(
+        data_key="Idempotency-Key",
+        validate=ma.validate.Length(min=1, max=IDEMPOTENCY_KEY_MAX),
+        metadata={"description": "Up to 255 characters; keys are kept 24 hours."},
+    )
+
+    @ma.validates("idempotency_key")
+    def _printable(self, value: str, **kwargs: Any) -> None:
+        if _CONTROL.search(value):
+            raise ma.ValidationError("Control characters are not allowed.")
+
+
+class BookingSchema(Schema):
+    """A booking as members see it (the manage token never appears here)."""
+
+    id = ma.fields.UUID(dump_only=True)
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    source = ma.fields.String(metadata={"enum": ["admin", "api", "public"]})
+    service_id = ma.fields.UUID()
+    staff_id = ma.fields.UUID()
+    customer_id = ma.fields.UUID()
+    starts_at = TenantDateTime()
+    ends_at = TenantDateTime()
+    price = Money()
+    currency = Currency()
+    payment_status = ma.fields.String(
+        metadata={
+            "enum": ["none", "unpaid", "deposit_paid", "paid", "refunded"],
+            "description": "Without online payment every booking is `none`: paid at the counter.",
+        }
+    )
+    amount_paid = Money(metadata={"description": "Paid minus refunded."})
+    amount_due = Money(metadata={"description": "Price minus amount_paid, never below zero."})
+    payment_due_at = TenantDateTime(
+        allow_none=True, metadata={"description": "A pending booking's hold expiry, else null."}
+    )
+    notes = ma.fields.String(allow_none=True)
+    cancellation_reason = ma.fields.String(allow_none=True)
+    cancelled_at = TenantDateTime(allow_none=True)
+    created_at = TenantDateTime()
+    updated_at = TenantDateTime()
+
+
+class PublicBookingCreatedSchema(Schema):
+    """What a customer gets back from a public booking; `manage_token` is shown this once."""
+
+    id = ma.fields.UUID()
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    service_id = ma.fields.UUID()
+    staff_id = ma.fields.UUID()
+    customer_id = ma.fields.UUID()
+    starts_at = TenantDateTime()
+    ends_at = TenantDateTime()
+    price = Money()
+    currency = Currency()
+    payment_status = ma.fields.String()
+    amount_paid = Money()
+    amount_due = Money()
+    payment_due_at = TenantDateTime(allow_none=True)
+    created_at = TenantDateTime()
+    manage_token = ma.fields.String(
+        metadata={"description": "The customer's self-service token; never shown again."}
+    )
+    manage_url = ma.fields.String(metadata={"description": "{PUBLIC_BASE_URL}/m/{manage_token}"})
+
+
+class BookingQueryArgsSchema(QuerySchema):
+    """Filters: `from`/`to` take a local date (inclusive, the tenant's zone) or an RFC 3339 instant."""
+
+    from_ = ma.fields.String(data_key="from", metadata={"description": "YYYY-MM-DD or RFC 3339"})
+    to = ma.fields.String(metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339"})
+    staff_id = ma.fields.UUID()
+    customer_id = ma.fields.UUID()
+    service_id = ma.fields.UUID()
+    status = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(STATUSES)),
+        metadata={"description": "Repeat to match several statuses."},
+    )
+
+    @ma.validates("from_")
+    def _from(self, value: str, **kwargs: Any) -> None:
+        _moment(value, "from")
+
+    @ma.validates("to")
+    def _to(self, value: str, **kwargs: Any) -> None:
+        _moment(value, "to")
+
+
+def _moment(value: str, field: str) -> None:
+    if len(value) > 40:
+        raise ma.ValidationError("Too long.")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ma.ValidationError("Not a valid date.") from exc
+        return
+    try:
+        AwareDateTime().deserialize(value)
+    except ma.ValidationError as exc:
+        raise ma.ValidationError("Expected YYYY-MM-DD or an RFC 3339 instant.") from exc
+
+
+def resolve_bound(value: str | None, timezone: str, *, end: bool) -> dt.datetime | None:
+    """A filter bound as an instant: a local date means its start (`from`) or next day (`to`)."""
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = dt.date.fromisoformat(value)
+        if end:
+            day = day + dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(timezone))
+    moment: dt.datetime = AwareDateTime().deserialize(value)
+    return moment
+
+
+class BookingCancelSchema(Schema):
+    reason = Str(500)
+
+
+class BookingRescheduleSchema(Schema):
+    starts_at = AwareDateTime(required=True)
+    staff_id = ma.fields.UUID(
+        metadata={"description": "Another qualified staff member; omitted keeps the same one."}
+    )
+
+
+class PublicRescheduleSchema(Schema):
+    starts_at = AwareDateTime(required=True)
+    staff_id = ma.fields.UUID(
+        metadata={"description": "Another qualified staff member; omitted keeps the same one."}
+    )
+
+
+class BookingEventSchema(Schema):
+    type = ma.fields.String()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String(allow_none=True)
+    actor = ma.fields.Dict()
+    data = ma.fields.Dict()
+    created_at = TenantDateTime()
+
+
+class _NamedSchema(Schema):
+    id = ma.fields.UUID()
+    name = ma.fields.String()
+
+
+class _StaffNameSchema(Schema):
+    id = ma.fields.UUID()
+    display_name = ma.fields.String()
+
+
+class _BusinessSchema(Schema):
+    name = ma.fields.String()
+    slug = ma.fields.String()
+    timezone = ma.fields.String()
+
+
+class ManagedBookingSchema(Schema):
+    """The customer's view of their booking, through the manage link."""
+
+    id = ma.fields.UUID()
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    starts_at = TenantDateTime()
+    ends_at = TenantDateTime()
+    service = ma.fields.Nested(_NamedSchema)
+    staff = ma.fields.Nested(_StaffNameSchema)
+    business = ma.fields.Nested(_BusinessSchema)
+    price = Money()
+    currency = Currency()
+    payment_status = ma.fields.String()
+    amount_paid = Money()
+    amount_due = Money()
+    payment_due_at = TenantDateTime(allow_none=True)
+    cancellation_reason = ma.fields.String(allow_none=True)
+    changeable_until = TenantDateTime(
+        metadata={"description": "Cancel or reschedule before this instant (the tenant's cutoff)."}
+    )
+    can_change = ma.fields.Boolean(
+        metadata={"description": "Whether cancel and reschedule are open right now."}
+    )

@@ -1,0 +1,880 @@
+"""Booking use cases: create (members and public), lifecycle, reschedule, the manage link.
+
+One rule for listing and booking: a write checks the requested instant with the availability
+SQL (`availability.free_staff_at`) inside its own transaction, then writes; the exclusion
+constraint `ex_bookings_no_overlap` is the last guard. New bookings go in with
+`INSERT … ON CONFLICT DO NOTHING`: PostgreSQL's speculative insertion backs off instead of
+deadlocking when concurrent inserts overlap, so a racing loser simply gets no row back and
+moves on to the next candidate or answers 409. Writes that keep a row active without that
+insert path (confirm, reschedule) take a per-staff transaction advisory lock, so two of them
+never wait on each other's index entries.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Response, current_app
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy.dialects.postgresql import TSTZRANGE, Range
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from bookme.bookings import idempotency
+from bookme.bookings.models import (
+    ACTIVE_STATUSES,
+    NO_OVERLAP,
+    Booking,
+    BookingEvent,
+    ManageToken,
+)
+from bookme.bookings.schemas import (
+    BookingSchema,
+    PublicBookingCreatedSchema,
+    resolve_bound,
+)
+from bookme.core import crypto, errors, events, tenancy
+from bookme.core.api import paginate
+from bookme.core.db import session, transactional
+from bookme.services.models import Service
+from bookme.staff.models import Staff, staff_services
+
+if TYPE_CHECKING:
+    from bookme.users.access import Actor
+
+DEFAULT_CANCELLATION_CUTOFF_HOURS = 24
+EXPIRED_HOLD_REASON = "payment_expired"
+
+errors.on_constraint(
+    NO_OVERLAP, lambda: errors.SlotUnavailable("This time was just taken; pick another.")
+)
+
+# Domain events other modules subscribe to (communications, payments), emitted inside the
+# transaction with booking=, tenant=, actor=, now=, data=.
+CREATED = "booking.created"
+CONFIRMED = "booking.confirmed"
+RESCHEDULED = "booking.rescheduled"
+CANCELLED = "booking.cancelled"
+COMPLETED = "booking.completed"
+NO_SHOW = "booking.no_show"
+
+# action → (statuses it may leave, status it reaches, event type, domain event)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    "confirm": (("pending",), "confirmed", "confirmed", CONFIRMED),
+    "cancel": (("pending", "confirmed"), "cancelled", "cancelled", CANCELLED),
+    "complete": (("confirmed",), "completed", "completed", COMPLETED),
+    "no_show": (("confirmed",), "no_show", "no_show", NO_SHOW),
+}
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _zone(tenant: tenancy.TenantRef) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(tenant.timezone)
+
+
+def _local(tenant: tenancy.TenantRef, moment: datetime, fmt: str = "%H:%M") -> str:
+    return moment.astimezone(_zone(tenant)).strftime(fmt)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _lock_staff(staff_id: uuid.UUID) -> None:
+    """Serialise writes that re-check the exclusion constraint for one staff member."""
+    key = int.from_bytes(staff_id.bytes[:8], "big", signed=True)
+    session().execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _record(
+    booking: Booking,
+    type_: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    from_status: str | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session().add(
+        BookingEvent(
+            booking_id=booking.id,
+            type=type_,
+            from_status=from_status,
+            to_status=booking.status,
+            actor=actor.as_dict(),
+            data=data or {},
+            created_at=now,
+        )
+    )
+
+
+def _emit(
+    name: str,
+    booking: Booking,
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    events.emit(name, booking=booking, tenant=tenant, actor=actor, now=now, data=data or {})
+
+
+def _blocked(service: Service, starts_at: datetime) -> tuple[datetime, Range[datetime]]:
+    ends_at = starts_at + timedelta(minutes=service.duration_minutes)
+    lower = starts_at - timedelta(minutes=service.buffer_before_minutes)
+    upper = ends_at + timedelta(minutes=service.buffer_after_minutes)
+    return ends_at, Range(lower, upper, bounds="[)")
+
+
+def _field_error(field: str, message: str) -> errors.BookMeError:
+    return errors.validation_error({field: [message]})
+
+
+def _service(service_id: uuid.UUID) -> Service:
+    service = session().get(Service, service_id)
+    if service is None:
+        raise _field_error("service_id", "Unknown service.")
+    return service
+
+
+def _staff(staff_id: uuid.UUID) -> Staff:
+    staff = session().get(Staff, staff_id)
+    if staff is None:
+        raise _field_error("staff_id", "Unknown staff member.")
+    return staff
+
+
+def own_staff_id(actor: Actor) -> uuid.UUID | None:
+    """The staff row of a member with the `staff` role (None when they have none)."""
+    if actor.user_id is None:
+        return None
+    return session().scalar(sa.select(Staff.id).where(Staff.user_id == actor.user_id))
+
+
+def _check_may_change(actor: Actor, booking: Booking) -> None:
+    """Owners and managers change any booking; a staff member only their own."""
+    if actor.kind != "user" or actor.role != "staff":
+        return
+    if booking.staff_id != own_staff_id(actor):
+        raise errors.Forbidden("Staff members can change only their own bookings.")
+
+
+def _get(booking_id: uuid.UUID, *, lock: bool = False) -> Booking:
+    stmt = sa.select(Booking).where(Booking.id == booking_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    booking = session().scalars(stmt, execution_options={"populate_existing": lock}).first()
+    if booking is None:
+        raise errors.NotFound("No such booking.")
+    return booking
+
+
+def authorize_change(*, tenant: tenancy.TenantRef, actor: Actor, booking_id: uuid.UUID) -> None:
+    """Before any body is read: 404 for an unknown booking, 403 for someone else's (staff)."""
+    _check_may_change(actor, _get(booking_id))
+
+
+def manage_url(booking: Booking) -> str:
+    """The customer's self-service link, for messages: `{PUBLIC_BASE_URL}/m/{token}`."""
+    token = crypto.decrypt(booking.manage_token_encrypted)
+    return f"{current_app.config['BOOKME'].public_base_url}/m/{token}"
+
+
+def initial_terms(
+    *, tenant: tenancy.TenantRef, service: Service, source: str, now: datetime
+) -> tuple[str, datetime | None]:
+    """A new booking's status and hold expiry.
+
+    Every booking is confirmed at once for now: no service asks for payment yet. The payments
+    module replaces this with `("pending", now + hold_minutes)` for public bookings of a
+    service whose payment mode is not `none`; the hold then blocks the slot until it expires.
+    """
+    return "confirmed", None
+
+
+# --- the write path -----------------------------------------------------------------------------
+
+
+def _expire_holds(
+    *,
+    tenant: tenancy.TenantRef,
+    now: datetime,
+    blocked: Range[datetime],
+    service_id: uuid.UUID,
+    staff_ids: list[uuid.UUID] | None,
+) -> None:
+    """Cancel expired holds overlapping `blocked`, so an expired hold never blocks a booking.
+
+    SKIP LOCKED: a hold another transaction is cancelling (or paying) right now is left to it;
+    our insert then waits for that transaction if it must.
+    """
+    staff_filter = (
+        "staff_id = ANY(:staff_ids)"
+        if staff_ids is not None
+        else "staff_id IN (SELECT staff_id FROM staff_services WHERE service_id = :service_id)"
+    )
+    rows = session().execute(
+        sa.text(
+            f"""
+            UPDATE bookings SET status = 'cancelled', cancellation_reason = :reason,
+                   cancelled_at = :now, updated_at = :now
+             WHERE id IN (SELECT id FROM bookings
+                           WHERE status = 'pending' AND payment_due_at <= :now
+                             AND blocked && :blocked AND {staff_filter}
+                           FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """  # noqa: S608 - staff_filter is one of two literals above
+        ).bindparams(sa.bindparam("blocked", type_=TSTZRANGE)),
+        {
+            "reason": EXPIRED_HOLD_REASON,
+            "now": now,
+            "blocked": blocked,
+            "service_id": service_id,
+            "staff_ids": staff_ids or [],
+        },
+    ).scalars().all()
+    if rows:
+        _after_expiry(tenant=tenant, now=now, booking_ids=list(rows))
+
+
+def _after_expiry(*, tenant: tenancy.TenantRef, now: datetime, booking_ids: list[uuid.UUID]) -> None:
+    from bookme.users.access import SYSTEM
+
+    for booking_id in booking_ids:
+        booking = session().get(Booking, booking_id, populate_existing=True)
+        assert booking is not None
+        data = {"reason": EXPIRED_HOLD_REASON}
+        _record(booking, "cancelled", actor=SYSTEM, now=now, from_status="pending", data=data)
+        _emit(CANCELLED, booking, tenant=tenant, actor=SYSTEM, now=now, data=data)
+
+
+@transactional
+def expire_holds(*, tenant: tenancy.TenantRef, now: datetime) -> int:
+    """Cancel every expired hold of the current tenant (the periodic sweep)."""
+    rows = session().execute(
+        sa.text(
+            """
+            UPDATE bookings SET status = 'cancelled', cancellation_reason = :reason,
+                   cancelled_at = :now, updated_at = :now
+             WHERE id IN (SELECT id FROM bookings
+                           WHERE status = 'pending' AND payment_due_at <= :now
+                           FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """
+        ),
+        {"reason": EXPIRED_HOLD_REASON, "now": now},
+    ).scalars().all()
+    _after_expiry(tenant=tenant, now=now, booking_ids=list(rows))
+    return len(rows)
+
+
+def _free_staff(
+    *,
+    tenant: tenancy.TenantRef,
+    service_id: uuid.UUID,
+    starts_at: datetime,
+    staff_ids: list[uuid.UUID] | None,
+    now: datetime,
+    exclude_booking_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    from bookme.bookings.availability import free_staff_at
+
+    return list(
+        free_staff_at(
+            tenant=tenant,
+            service_id=service_id,
+            starts_at=starts_at,
+            staff_ids=staff_ids,
+            now=now,
+            exclude_booking_id=exclude_booking_id,
+        )
+    )
+
+
+def _unavailable(
+    *,
+    tenant: tenancy.TenantRef,
+    service: Service,
+    staff: Staff | None,
+    starts_at: datetime,
+    exclude_booking_id: uuid.UUID | None = None,
+) -> errors.BookMeError:
+    """A 409 saying, as precisely as cheaply known, why this time can't be booked."""
+    when = f"{_local(tenant, starts_at, '%Y-%m-%d')} at {_local(tenant, starts_at)}"
+    if not service.is_active:
+        return errors.SlotUnavailable("This service is not bookable at the moment.")
+    if staff is None:
+        return errors.SlotUnavailable(f"Nobody is available for this service on {when}.")
+    qualified = session().scalar(
+        sa.select(sa.literal(True)).where(
+            staff_services.c.staff_id == staff.id, staff_services.c.service_id == service.id
+        )
+    )
+    if not staff.is_active or not qualified:
+        return errors.SlotUnavailable(f"{staff.display_name} does not offer this service.")
+    _, blocked = _blocked(service, starts_at)
+    clash = session().scalars(
+        sa.select(Booking)
+        .where(
+            Booking.staff_id == staff.id,
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.blocked.overlaps(blocked),
+            Booking.id != (exclude_booking_id or uuid.UUID(int=0)),
+        )
+        .order_by(Booking.starts_at)
+        .limit(1)
+    ).first()
+    if clash is not None:
+        return errors.SlotUnavailable(
+            f"{staff.display_name} is already booked from {_local(tenant, clash.starts_at)} "
+            f"to {_local(tenant, clash.ends_at)}."
+        )
+    return errors.SlotUnavailable(
+        f"{staff.display_name} is not available on {when}: outside working hours, time off, "
+        "a closure, too soon or too far ahead, or not on the slot grid."
+    )
+
+
+def _insert(values: dict[str, Any]) -> Booking | None:
+    """The booking, or None when an overlapping active booking (committed or racing) exists."""
+    stmt = pg_insert(Booking).values(**values).on_conflict_do_nothing().returning(Booking)
+    return session().scalars(stmt).first()
+
+
+def _book(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    service_id: uuid.UUID,
+    staff_id: uuid.UUID | None,
+    customer_id: uuid.UUID,
+    starts_at: datetime,
+    notes: str | None,
+    source: str,
+) -> tuple[Booking, str]:
+    """Check and insert one booking in the current transaction; returns it and its token."""
+    service = _service(service_id)
+    staff = _staff(staff_id) if staff_id is not None else None
+    ends_at, blocked = _blocked(service, starts_at)
+    requested = [staff_id] if staff_id is not None else None
+    _expire_holds(
+        tenant=tenant, now=now, blocked=blocked, service_id=service_id, staff_ids=requested
+    )
+    candidates = _free_staff(
+        tenant=tenant, service_id=service_id, starts_at=starts_at, staff_ids=requested, now=now
+    )
+    status, hold_until = initial_terms(tenant=tenant, service=service, source=source, now=now)
+    token = crypto.new_token()
+    token_hash = crypto.token_hash(token)
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "service_id": service.id,
+        "customer_id": customer_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "blocked": blocked,
+        "status": status,
+        "source": source,
+        "price": service.price,
+        "currency": service.currency,
+        "notes": notes or None,
+        "payment_status": "none",
+        "amount_paid": Decimal("0.00"),
+        "payment_due_at": hold_until,
+        "manage_token_hash": token_hash,
+        "manage_token_encrypted": crypto.encrypt(token),
+        "created_at": now,
+        "updated_at": now,
+    }
+    booking = None
+    for candidate in candidates:
+        booking = _insert({**values, "staff_id": candidate})
+        if booking is not None:
+            break
+    if booking is None:
+        if candidates:
+            raise errors.SlotUnavailable("This time was just taken; pick another.")
+        raise _unavailable(tenant=tenant, service=service, staff=staff, starts_at=starts_at)
+    session().add(
+        ManageToken(token_hash=token_hash, tenant_id=tenant.id, booking_id=booking.id, created_at=now)
+    )
+    data = {"source": source, "starts_at": _utc(starts_at), "staff_id": str(booking.staff_id)}
+    _record(booking, "created", actor=actor, now=now, from_status=None, data=data)
+    _emit(CREATED, booking, tenant=tenant, actor=actor, now=now, data=data)
+    return booking, token
+
+
+def _public_body(booking: Booking, token: str) -> dict[str, Any]:
+    body: dict[str, Any] = PublicBookingCreatedSchema().dump(
+        {
+            **_summary(booking),
+            "manage_token": token,
+            "manage_url": f"{current_app.config['BOOKME'].public_base_url}/m/{token}",
+        }
+    )
+    return body
+
+
+def _summary(booking: Booking) -> dict[str, Any]:
+    return {
+        name: getattr(booking, name)
+        for name in (
+            "id", "status", "service_id", "staff_id", "customer_id", "starts_at", "ends_at",
+            "price", "currency", "payment_status", "amount_paid", "amount_due",
+            "payment_due_at", "created_at",
+        )
+    }  # fmt: skip
+
+
+@transactional
+def _create_for_member(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any],
+    source: str,
+    claim: idempotency.Claim | None,
+) -> Response:
+    from bookme.customers import service as customers
+
+    if "customer_id" in data:
+        customer = customers.get_bookable_customer(customer_id=data["customer_id"])
+    else:
+        customer = _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
+    booking, _ = _book(
+        tenant=tenant,
+        actor=actor,
+        now=now,
+        service_id=data["service_id"],
+        staff_id=data.get("staff_id"),
+        customer_id=customer.id,
+        starts_at=data["starts_at"],
+        notes=data.get("notes"),
+        source=source,
+    )
+    body: dict[str, Any] = BookingSchema().dump(booking)
+    if claim is not None:
+        idempotency.store(claim, 201, body)
+    return idempotency.json_response(201, body)
+
+
+def _find_or_create_customer(
+    tenant: tenancy.TenantRef, actor: Actor, now: datetime, given: dict[str, Any], source: str
+) -> Any:
+    from bookme.customers import service as customers
+
+    return customers.find_or_create_customer(
+        tenant=tenant,
+        actor=actor,
+        now=now,
+        full_name=given["full_name"],
+        phone=given.get("phone"),
+        email=given.get("email"),
+        locale=given.get("locale"),
+        consents=given.get("consents"),
+        source=source,
+    )
+
+
+def create_booking(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any],
+    idempotency_key: str | None = None,
+    source: str = "api",
+) -> Response:
+    """A member books: 201 with the booking; the same Idempotency-Key replays the first answer."""
+    return idempotency.run(
+        scope=f"user:{actor.user_id}",
+        key=idempotency_key,
+        digest=idempotency.fingerprint("create_booking", data),
+        now=now,
+        execute=lambda claim: _create_for_member(
+            tenant=tenant, actor=actor, now=now, data=data, source=source, claim=claim
+        ),
+    )
+
+
+@transactional
+def _create_public(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any],
+    claim: idempotency.Claim | None,
+) -> Response:
+    customer = _find_or_create_customer(tenant, actor, now, data["customer"], "public_booking")
+    booking, token = _book(
+        tenant=tenant,
+        actor=actor,
+        now=now,
+        service_id=data["service_id"],
+        staff_id=data.get("staff_id"),
+        customer_id=customer.id,
+        starts_at=data["starts_at"],
+        notes=data.get("notes"),
+        source="public",
+    )
+    body = _public_body(booking, token)
+    if claim is not None:
+        idempotency.store(claim, 201, body)
+    return idempotency.json_response(201, body)
+
+
+def create_public_booking(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any],
+    client: str,
+    idempotency_key: str | None = None,
+) -> Response:
+    """A customer books through the public API: 201 with the booking and its manage token."""
+    return idempotency.run(
+        scope=f"public:{client}"[:200],
+        key=idempotency_key,
+        digest=idempotency.fingerprint("create_public_booking", data),
+        now=now,
+        execute=lambda claim: _create_public(
+            tenant=tenant, actor=actor, now=now, data=data, claim=claim
+        ),
+    )
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+def _apply(
+    booking: Booking,
+    action: str,
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
+) -> Booking:
+    leaves, reaches, event_type, domain_event = TRANSITIONS[action]
+    if booking.status not in leaves:
+        raise errors.InvalidTransition(
+            f"A {booking.status} booking cannot be {_PAST[action]}."
+        )
+    if action in ("complete", "no_show") and booking.starts_at > now:
+        raise errors.InvalidTransition(
+            f"A booking cannot be marked {_PAST[action]} before it starts."
+        )
+    if reaches in ACTIVE_STATUSES:
+        _lock_staff(booking.staff_id)
+    before = booking.status
+    booking.status = reaches
+    booking.updated_at = now
+    data: dict[str, Any] = {}
+    if action == "cancel":
+        booking.cancelled_at = now
+        booking.cancellation_reason = reason or None
+        if reason:
+            data["reason"] = reason
+    if action == "confirm":
+        booking.payment_due_at = None
+    session().flush()
+    _record(booking, event_type, actor=actor, now=now, from_status=before, data=data)
+    _emit(domain_event, booking, tenant=tenant, actor=actor, now=now, data=data)
+    return booking
+
+
+_PAST = {
+    "confirm": "confirmed",
+    "cancel": "cancelled",
+    "complete": "completed",
+    "no_show": "marked as a no-show",
+}
+
+
+@transactional
+def change_status(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    booking_id: uuid.UUID,
+    action: str,
+    reason: str | None = None,
+) -> Booking:
+    """confirm, cancel (with an optional reason), complete, no_show; else 409 invalid_transition."""
+    if action not in TRANSITIONS:
+        raise ValueError(action)
+    booking = _get(booking_id, lock=True)
+    _check_may_change(actor, booking)
+    return _apply(booking, action, tenant=tenant, actor=actor, now=now, reason=reason)
+
+
+def _move(
+    booking: Booking,
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    starts_at: datetime,
+    staff_id: uuid.UUID | None,
+) -> Booking:
+    """Move a locked active booking; any failure leaves it where it was (the caller rolls back)."""
+    if booking.status not in ACTIVE_STATUSES:
+        raise errors.InvalidTransition(f"A {booking.status} booking cannot be rescheduled.")
+    target = staff_id or booking.staff_id
+    staff = _staff(target)
+    service = _service(booking.service_id)
+    ends_at, blocked = _blocked(service, starts_at)
+    _expire_holds(
+        tenant=tenant, now=now, blocked=blocked, service_id=service.id, staff_ids=[target]
+    )
+    _lock_staff(target)
+    free = _free_staff(
+        tenant=tenant,
+        service_id=service.id,
+        starts_at=starts_at,
+        staff_ids=[target],
+        now=now,
+        exclude_booking_id=booking.id,
+    )
+    if target not in free:
+        raise _unavailable(
+            tenant=tenant, service=service, staff=staff, starts_at=starts_at,
+            exclude_booking_id=booking.id,
+        )
+    data = {
+        "from": {"starts_at": _utc(booking.starts_at), "staff_id": str(booking.staff_id)},
+        "to": {"starts_at": _utc(starts_at), "staff_id": str(target)},
+    }
+    booking.starts_at = starts_at
+    booking.ends_at = ends_at
+    booking.blocked = blocked
+    booking.staff_id = target
+    booking.updated_at = now
+    session().flush()  # the exclusion constraint answers here, translated by constraint name
+    _record(booking, "rescheduled", actor=actor, now=now, from_status=booking.status, data=data)
+    _emit(RESCHEDULED, booking, tenant=tenant, actor=actor, now=now, data=data)
+    return booking
+
+
+@transactional
+def reschedule_booking(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    booking_id: uuid.UUID,
+    starts_at: datetime,
+    staff_id: uuid.UUID | None = None,
+) -> Booking:
+    """Move a pending or confirmed booking, atomically: unavailable → 409 and nothing changes.
+
+    The new time takes the service's current duration and buffers, as the listing does.
+    """
+    booking = _get(booking_id, lock=True)
+    _check_may_change(actor, booking)
+    if actor.role == "staff" and staff_id is not None and staff_id != booking.staff_id:
+        raise errors.Forbidden("Staff members cannot hand a booking to someone else.")
+    return _move(booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id)
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def get_booking(*, tenant: tenancy.TenantRef, actor: Actor, booking_id: uuid.UUID) -> Booking:
+    return _get(booking_id)
+
+
+def list_bookings(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    args: dict[str, Any],
+    pagination: PaginationParameters,
+) -> list[Booking]:
+    """Bookings starting in [from, to), filtered, in start order."""
+    stmt = sa.select(Booking)
+    start = resolve_bound(args.get("from_"), tenant.timezone, end=False)
+    end = resolve_bound(args.get("to"), tenant.timezone, end=True)
+    if start is not None:
+        stmt = stmt.where(Booking.starts_at >= start)
+    if end is not None:
+        stmt = stmt.where(Booking.starts_at < end)
+    for name in ("staff_id", "customer_id", "service_id"):
+        if args.get(name) is not None:
+            stmt = stmt.where(getattr(Booking, name) == args[name])
+    if args.get("status"):
+        stmt = stmt.where(Booking.status.in_(args["status"]))
+    return paginate(stmt.order_by(Booking.starts_at, Booking.id), pagination)
+
+
+def list_events(
+    *, tenant: tenancy.TenantRef, actor: Actor, booking_id: uuid.UUID
+) -> list[BookingEvent]:
+    _get(booking_id)
+    return list(
+        session().scalars(
+            sa.select(BookingEvent)
+            .where(BookingEvent.booking_id == booking_id)
+            .order_by(BookingEvent.id)
+        )
+    )
+
+
+# --- the manage link ----------------------------------------------------------------------------
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+def tenant_for_manage_token(token: str) -> tenancy.TenantRef:
+    """The tenant a manage token belongs to (through the public index); unknown → 404."""
+    if not _TOKEN_RE.match(token or ""):
+        raise errors.NotFound("No booking for this link.")
+    row = session().execute(
+        sa.text(
+            "SELECT t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status"
+            " FROM public.manage_tokens m JOIN public.tenants t ON t.id = m.tenant_id"
+            " WHERE m.token_hash = :hash"
+        ),
+        {"hash": crypto.token_hash(token)},
+    ).first()
+    if row is None:
+        raise errors.NotFound("No booking for this link.")
+    if row.status != "active":
+        raise errors.TenantSuspended("This business is suspended.")
+    return tenancy.TenantRef(
+        id=row.id,
+        slug=row.slug,
+        schema=row.schema_name,
+        timezone=row.timezone,
+        currency=row.currency,
+        locale=row.locale,
+        status=row.status,
+    )
+
+
+def cancellation_cutoff_hours(tenant: tenancy.TenantRef) -> int:
+    from bookme.tenants.models import Tenant
+
+    settings = session().scalar(sa.select(Tenant.settings).where(Tenant.id == tenant.id)) or {}
+    value = settings.get("cancellation_cutoff_hours", DEFAULT_CANCELLATION_CUTOFF_HOURS)
+    return value if isinstance(value, int) and value >= 0 else DEFAULT_CANCELLATION_CUTOFF_HOURS
+
+
+def _by_token(token: str, *, lock: bool = False) -> Booking:
+    stmt = sa.select(Booking).where(Booking.manage_token_hash == crypto.token_hash(token))
+    if lock:
+        stmt = stmt.with_for_update()
+    booking = session().scalars(stmt, execution_options={"populate_existing": lock}).first()
+    if booking is None:
+        raise errors.NotFound("No booking for this link.")
+    return booking
+
+
+@dataclass
+class ManagedBooking:
+    booking: Booking
+    service: Service
+    staff: Staff
+    business: Any
+    changeable_until: datetime
+    can_change: bool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.booking, name)
+
+
+def _managed(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> ManagedBooking:
+    from bookme.tenants.models import Tenant
+
+    until = booking.starts_at - timedelta(hours=cancellation_cutoff_hours(tenant))
+    return ManagedBooking(
+        booking=booking,
+        service=_service(booking.service_id),
+        staff=_staff(booking.staff_id),
+        business=session().get(Tenant, tenant.id),
+        changeable_until=until,
+        can_change=booking.status in ACTIVE_STATUSES and now < until,
+    )
+
+
+def get_managed_booking(*, tenant: tenancy.TenantRef, token: str, now: datetime) -> ManagedBooking:
+    """The customer's view of their booking."""
+    return _managed(tenant, _by_token(token), now)
+
+
+def _check_window(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> None:
+    if booking.status not in ACTIVE_STATUSES:
+        raise errors.InvalidTransition(f"This booking is already {booking.status}.")
+    hours = cancellation_cutoff_hours(tenant)
+    if now >= booking.starts_at - timedelta(hours=hours):
+        raise errors.CancellationWindowPassed(
+            f"Bookings can be changed online up to {hours} hours before they start; "
+            "please contact the business."
+        )
+
+
+@transactional
+def cancel_managed_booking(
+    *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, token: str, reason: str | None = None
+) -> ManagedBooking:
+    """The customer cancels before the tenant's cutoff, else 409 cancellation_window_passed."""
+    booking = _by_token(token, lock=True)
+    _check_window(tenant, booking, now)
+    _apply(booking, "cancel", tenant=tenant, actor=actor, now=now, reason=reason)
+    return _managed(tenant, booking, now)
+
+
+@transactional
+def reschedule_managed_booking(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    token: str,
+    starts_at: datetime,
+    staff_id: uuid.UUID | None = None,
+) -> ManagedBooking:
+    """The customer moves their booking before the cutoff; the new time must be listed."""
+    booking = _by_token(token, lock=True)
+    _check_window(tenant, booking, now)
+    _move(booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id)
+    return _managed(tenant, booking, now)
+
+
+# --- the catalog asks before deleting -----------------------------------------------------------
+
+
+def _future_active(column: Any, value: uuid.UUID, now: datetime) -> bool:
+    return bool(
+        session().scalar(
+            sa.select(sa.literal(True))
+            .where(column == value, Booking.status.in_(ACTIVE_STATUSES), Booking.ends_at > now)
+            .limit(1)
+        )
+    )
+
+
+@events.subscribe("service_deleting")
+def _service_deleting(*, service_id: uuid.UUID, now: datetime, **_: Any) -> None:
+    if _future_active(Booking.service_id, service_id, now):
+        raise errors.Conflict("This service has upcoming bookings; deactivate it instead.")
+
+
+@events.subscribe("staff_deleting")
+def _staff_deleting(*, staff_id: uuid.UUID, now: datetime, **_: Any) -> None:
+    if _future_active(Booking.staff_id, staff_id, now):
+        raise errors.Conflict("This staff member has upcoming bookings; deactivate them instead.")
