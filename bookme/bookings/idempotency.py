@@ -54,9 +54,14 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def json_response(status: int, body: dict[str, Any]) -> Response:
+def encode(body: dict[str, Any]) -> str:
+    return json.dumps(body)
+
+
+def json_response(status: int, body: dict[str, Any] | str) -> Response:
+    text = body if isinstance(body, str) else encode(body)
     mimetype = errors.PROBLEM_MIMETYPE if status >= 400 else "application/json"
-    return Response(json.dumps(body), status=status, mimetype=mimetype)
+    return Response(text, status=status, mimetype=mimetype)
 
 
 _CLAIM = sa.text(
@@ -117,17 +122,17 @@ def begin(*, scope: str, key: str, digest: bytes, now: datetime) -> Claim | Resp
     return _claim(scope=scope, key=key, digest=digest, now=now)
 
 
-def store(claim: Claim, status: int, body: dict[str, Any]) -> None:
+def store(claim: Claim, status: int, body: dict[str, Any] | str) -> None:
     """Record the answer inside the caller's transaction; lost the lease → in progress."""
     updated = session().execute(
         sa.text(
             "UPDATE idempotency_keys SET state = 'done', response_status = :status,"
-            " response_body = CAST(:body AS jsonb)"
+            " response_body = :body"
             " WHERE scope = :scope AND key = :key AND claim = :claim AND state = 'in_progress'"
         ),
         {
             "status": status,
-            "body": json.dumps(body),
+            "body": body if isinstance(body, str) else encode(body),
             "scope": claim.scope,
             "key": claim.key,
             "claim": claim.claim,
@@ -140,7 +145,7 @@ def store(claim: Claim, status: int, body: dict[str, Any]) -> None:
 
 
 @transactional
-def _store_alone(claim: Claim, status: int, body: dict[str, Any]) -> None:
+def _store_alone(claim: Claim, status: int, body: dict[str, Any] | str) -> None:
     store(claim, status, body)
 
 
@@ -173,7 +178,7 @@ def run(
             _release_quietly(claimed)
             raise
         rendered = errors.render(error)
-        _store_alone(claimed, error.status, json.loads(rendered.get_data()))
+        _store_alone(claimed, error.status, rendered.get_data(as_text=True))
         raise
     except BaseException:
         _release_quietly(claimed)

@@ -137,7 +137,7 @@ class IdempotencyKey(Base):
     claim: Mapped[uuid.UUID]
     locked_until: Mapped[datetime]
     response_status: Mapped[int | None] = mapped_column(sa.SmallInteger)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    response_body: Mapped[str | None] = mapped_column(sa.Text)  # the exact bytes sent
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
 

@@ -463,7 +463,7 @@ def _create_for_member(
         notes=data.get("notes"),
         source=source,
     )
-    body: dict[str, Any] = BookingSchema().dump(booking)
+    body = idempotency.encode(BookingSchema().dump(booking))
     if claim is not None:
         idempotency.store(claim, 201, body)
     return idempotency.json_response(201, body)
@@ -529,7 +529,7 @@ def _create_public(
         notes=data.get("notes"),
         source="public",
     )
-    body = _public_body(booking, token)
+    body = idempotency.encode(_public_body(booking, token))
     if claim is not None:
         idempotency.store(claim, 201, body)
     return idempotency.json_response(201, body)

@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('claim', sa.UUID(), nullable=False),
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=False),
     sa.Column('response_status', sa.SmallInteger(), nullable=True),
-    sa.Column('response_body', postgresql.JSONB(astext_type=Text()), nullable=True),
+    sa.Column('response_body', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(state = 'done') = (response_status IS NOT NULL)", name=op.f('ck_idempotency_keys_done_has_response')),
