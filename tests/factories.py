@@ -149,7 +149,9 @@ def make_override(
     sess = session()
     the_day = _day(day)
     existing = sess.scalars(
-        sa.select(DateOverride).where(DateOverride.staff_id == staff.id, DateOverride.day == the_day)
+        sa.select(DateOverride).where(
+            DateOverride.staff_id == staff.id, DateOverride.day == the_day
+        )
     ).one_or_none()
     if existing is not None:
         sess.delete(existing)
@@ -169,7 +171,10 @@ def make_time_off(
 ) -> TimeOff:
     return _add(
         TimeOff(
-            staff_id=staff.id, starts_at=_instant(starts_at), ends_at=_instant(ends_at), reason=reason
+            staff_id=staff.id,
+            starts_at=_instant(starts_at),
+            ends_at=_instant(ends_at),
+            reason=reason,
         )
     )
 

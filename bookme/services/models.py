@@ -15,7 +15,10 @@ from bookme.core.db import Base, created_at, updated_at, uuid_pk
 
 class ServiceCategory(Base):
     __tablename__ = "service_categories"
-    __table_args__ = (sa.Index("uq_service_categories_name", sa.text("lower(name)"), unique=True),)
+    __table_args__ = (
+        sa.Index("uq_service_categories_name", sa.text("lower(name)"), unique=True),
+        sa.CheckConstraint("position >= 0", name="position"),
+    )
 
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(sa.String(120))
@@ -35,6 +38,14 @@ class Service(Base):
         sa.CheckConstraint("min_notice_minutes >= 0", name="min_notice"),
         sa.CheckConstraint("max_advance_days BETWEEN 1 AND 730", name="max_advance"),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        sa.CheckConstraint("jsonb_typeof(metadata) = 'object'", name="metadata_object"),
+        # One name per category (case-insensitive); uncategorised services share one namespace.
+        sa.Index(
+            "uq_services_category_name",
+            sa.text("coalesce(category_id, '00000000-0000-0000-0000-000000000000'::uuid)"),
+            sa.text("lower(name)"),
+            unique=True,
+        ),
     )
 
     id: Mapped[uuid_pk]

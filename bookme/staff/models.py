@@ -1,4 +1,4 @@
-"""Staff and their time in each tenant schema: services, weekly hours, overrides, time off, closures.
+"""Staff and their time, per tenant schema: services, weekly hours, overrides, time off, closures.
 
 Working intervals are minutes of the local day (0-1440) in the tenant's time zone, so 24:00
 is representable and the availability SQL turns them into instants per date.
@@ -16,6 +16,24 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bookme.core.db import Base, created_at, updated_at, uuid_pk
 from bookme.services.models import Service
 
+
+def hhmm(minute: int) -> str:
+    """Minutes of the local day as `HH:MM` (1440 → `24:00`)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+class _LocalInterval:
+    """`start`/`end` as the API shows them, for rows holding `start_minute`/`end_minute`."""
+
+    @property
+    def start(self) -> str:
+        return hhmm(self.start_minute)  # type: ignore[attr-defined]
+
+    @property
+    def end(self) -> str:
+        return hhmm(self.end_minute)  # type: ignore[attr-defined]
+
+
 staff_services = sa.Table(
     "staff_services",
     Base.metadata,
@@ -29,7 +47,12 @@ staff_services = sa.Table(
 class Staff(Base):
     __tablename__ = "staff"
     __table_args__ = (
-        sa.Index("uq_staff_user_id", "user_id", unique=True, postgresql_where=sa.text("user_id IS NOT NULL")),
+        sa.Index(
+            "uq_staff_user_id",
+            "user_id",
+            unique=True,
+            postgresql_where=sa.text("user_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid_pk]
@@ -45,12 +68,20 @@ class Staff(Base):
 
     services: Mapped[list[Service]] = relationship(secondary=staff_services, order_by=Service.name)
 
+    @property
+    def service_ids(self) -> list[uuid.UUID]:
+        """By service name, however the collection was assigned."""
+        return [s.id for s in sorted(self.services, key=lambda s: (s.name, str(s.id)))]
 
-class WorkingHours(Base):
+
+class WorkingHours(_LocalInterval, Base):
     __tablename__ = "working_hours"
     __table_args__ = (
         sa.CheckConstraint("weekday BETWEEN 1 AND 7", name="weekday"),
-        sa.CheckConstraint("start_minute >= 0 AND start_minute < end_minute AND end_minute <= 1440", name="interval"),
+        sa.CheckConstraint(
+            "start_minute >= 0 AND start_minute < end_minute AND end_minute <= 1440",
+            name="interval",
+        ),
         ExcludeConstraint(
             ("staff_id", "="),
             ("weekday", "="),
@@ -61,7 +92,9 @@ class WorkingHours(Base):
     )
 
     id: Mapped[uuid_pk]
-    staff_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
     weekday: Mapped[int] = mapped_column(sa.SmallInteger)
     start_minute: Mapped[int] = mapped_column(sa.SmallInteger)
     end_minute: Mapped[int] = mapped_column(sa.SmallInteger)
@@ -83,7 +116,7 @@ class DateOverride(Base):
     )
 
 
-class DateOverrideInterval(Base):
+class DateOverrideInterval(_LocalInterval, Base):
     __tablename__ = "date_override_intervals"
     __table_args__ = (
         sa.ForeignKeyConstraint(
@@ -92,7 +125,10 @@ class DateOverrideInterval(Base):
             ondelete="CASCADE",
             name="fk_date_override_intervals_date_overrides",
         ),
-        sa.CheckConstraint("start_minute >= 0 AND start_minute < end_minute AND end_minute <= 1440", name="interval"),
+        sa.CheckConstraint(
+            "start_minute >= 0 AND start_minute < end_minute AND end_minute <= 1440",
+            name="interval",
+        ),
         ExcludeConstraint(
             ("staff_id", "="),
             ("day", "="),
@@ -113,7 +149,12 @@ class TimeOff(Base):
     __tablename__ = "time_off"
     __table_args__ = (
         sa.CheckConstraint("starts_at < ends_at", name="period"),
-        sa.Index("ix_time_off_staff_period", "staff_id", sa.text("tstzrange(starts_at, ends_at)"), postgresql_using="gist"),
+        sa.Index(
+            "ix_time_off_staff_period",
+            "staff_id",
+            sa.text("tstzrange(starts_at, ends_at)"),
+            postgresql_using="gist",
+        ),
     )
 
     id: Mapped[uuid_pk]
@@ -131,7 +172,9 @@ class Closure(Base):
     __tablename__ = "closures"
     __table_args__ = (
         sa.CheckConstraint("starts_at < ends_at", name="period"),
-        sa.Index("ix_closures_period", sa.text("tstzrange(starts_at, ends_at)"), postgresql_using="gist"),
+        sa.Index(
+            "ix_closures_period", sa.text("tstzrange(starts_at, ends_at)"), postgresql_using="gist"
+        ),
     )
 
     id: Mapped[uuid_pk]

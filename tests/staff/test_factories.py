@@ -31,9 +31,15 @@ def test_factories_build_a_schedule_in_the_current_tenant(tenant, other_tenant):
 
     assert cut.currency == "MAD"
     assert [s.name for s in nadia.services] == ["Coupe"]
-    rows = session().scalars(
-        sa.select(WorkingHours).where(WorkingHours.staff_id == nadia.id).order_by("start_minute")
-    ).all()
+    rows = (
+        session()
+        .scalars(
+            sa.select(WorkingHours)
+            .where(WorkingHours.staff_id == nadia.id)
+            .order_by("start_minute")
+        )
+        .all()
+    )
     assert [(r.weekday, r.start_minute, r.end_minute) for r in rows] == [
         (1, 540, 780),
         (1, 840, 1440),
@@ -58,4 +64,4 @@ def test_factories_refuse_naive_instants(tenant):
     use_tenant(tenant)
     nadia = make_staff()
     with pytest.raises(ValueError):
-        make_time_off(nadia, datetime(2027, 3, 4, 9), datetime(2027, 3, 4, 12))  # noqa: DTZ001
+        make_time_off(nadia, datetime(2027, 3, 4, 9), datetime(2027, 3, 4, 12))

@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint('position >= 0', name=op.f('ck_service_categories_position')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_categories'))
     )
     op.create_index('uq_service_categories_name', 'service_categories', [sa.literal_column('lower(name)')], unique=True)
@@ -62,10 +63,12 @@ def upgrade() -> None:
     sa.CheckConstraint('min_notice_minutes >= 0', name=op.f('ck_services_min_notice')),
     sa.CheckConstraint('price >= 0', name=op.f('ck_services_price')),
     sa.CheckConstraint('slot_interval_minutes BETWEEN 5 AND 720', name=op.f('ck_services_slot_interval')),
+    sa.CheckConstraint("jsonb_typeof(metadata) = 'object'", name=op.f('ck_services_metadata_object')),
     sa.ForeignKeyConstraint(['category_id'], ['service_categories.id'], name=op.f('fk_services_category_id_service_categories'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_services'))
     )
     op.create_index(op.f('ix_services_category_id'), 'services', ['category_id'], unique=False)
+    op.create_index('uq_services_category_name', 'services', [sa.literal_column("coalesce(category_id, '00000000-0000-0000-0000-000000000000'::uuid)"), sa.literal_column('lower(name)')], unique=True)
     op.create_table('staff',
     sa.Column('id', sa.UUID(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('display_name', sa.String(length=120), nullable=False),
@@ -144,6 +147,7 @@ def downgrade() -> None:
     op.drop_table('date_overrides')
     op.drop_index('uq_staff_user_id', table_name='staff', postgresql_where=sa.text('user_id IS NOT NULL'))
     op.drop_table('staff')
+    op.drop_index('uq_services_category_name', table_name='services')
     op.drop_index(op.f('ix_services_category_id'), table_name='services')
     op.drop_table('services')
     op.drop_index('uq_service_categories_name', table_name='service_categories')
