@@ -35,7 +35,7 @@ from bookme.core import periodic
 
 log = logging.getLogger("bookme.scheduler")
 
-LOCK_KEY = "bookme:scheduler:lock"
+LOCK_KEY = "bookme:scheduler:{queue}:lock"
 
 
 def create_worker_app() -> Flask:
@@ -69,15 +69,18 @@ class Scheduler:
         *,
         jobs: Sequence[periodic.PeriodicJob] | None = None,
         lease_seconds: float = 30.0,
-        lock_key: str = LOCK_KEY,
+        lock_key: str | None = None,
     ) -> None:
         self.connection = connection
         self.queue_name = queue_name
         self.jobs = list(periodic.jobs() if jobs is None else jobs)
         self.lease_seconds = lease_seconds
-        self.lock = connection.lock(lock_key, timeout=lease_seconds, thread_local=False)
+        self.lock = connection.lock(
+            lock_key or LOCK_KEY.format(queue=queue_name), timeout=lease_seconds, thread_local=False
+        )
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.cron: CronScheduler | None = None
+        self._standing_by = False
         self._delayed = RQScheduler([queue_name], connection=connection, name=self.name)
         self._delayed.prepare_registries([queue_name])
 
@@ -89,7 +92,13 @@ class Scheduler:
         """Take or keep the lease; when leading, enqueue what is due. Returns leadership."""
         if self.cron is None:
             if not self.lock.acquire(blocking=False):
+                if not self._standing_by:
+                    log.info(
+                        "scheduler %s: another scheduler holds the lease; standing by", self.name
+                    )
+                    self._standing_by = True
                 return False
+            self._standing_by = False
             self.cron = self._new_cron()
             log.info("scheduler %s: leading; %d periodic jobs", self.name, len(self.jobs))
         else:
