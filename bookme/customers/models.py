@@ -88,7 +88,9 @@ class Customer(Base):
             sa.text('reverse(phone) COLLATE "C"'),
             postgresql_where=sa.text(ACTIVE),
         ),
-        sa.Index("ix_customers_tags", "tags", postgresql_using="gin", postgresql_where=sa.text(ACTIVE)),
+        sa.Index(
+            "ix_customers_tags", "tags", postgresql_using="gin", postgresql_where=sa.text(ACTIVE)
+        ),
     )
 
     id: Mapped[uuid_pk]
@@ -96,9 +98,7 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(sa.String(16))
     email: Mapped[str | None] = mapped_column(sa.String(320))
     locale: Mapped[str] = mapped_column(sa.String(2), server_default="fr")
-    tags: Mapped[list[str]] = mapped_column(
-        ARRAY(sa.Text), server_default=sa.text("'{}'::text[]")
-    )
+    tags: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), server_default=sa.text("'{}'::text[]"))
     notes: Mapped[str | None] = mapped_column(sa.String(5000))
 
     consent_sms: Mapped[bool | None]
@@ -167,7 +167,10 @@ class ConsentEvent(Base):
 
 
 class CustomerEvent(Base):
-    """The customer's audit trail (created, updated, deleted, exported, erased); no personal data."""
+    """The customer's audit trail: created, updated, deleted, exported, erased.
+
+    Holds no personal data about the customer (field names, not values), so erasure keeps it.
+    """
 
     __tablename__ = "customer_events"
     __table_args__ = (

@@ -88,9 +88,7 @@ def update_customer(data: dict[str, Any], customer_id: uuid.UUID) -> Any:
 
     A changed consent is appended to the consent history with source `staff`.
     """
-    return service.update_customer(
-        **_ctx(), now=clock.now(), customer_id=customer_id, changes=data
-    )
+    return service.update_customer(**_ctx(), now=clock.now(), customer_id=customer_id, changes=data)
 
 
 @blp.route("/customers/<uuid:customer_id>", methods=["DELETE"])

@@ -66,13 +66,9 @@ def _tags(**kwargs: Any) -> ma.fields.List:
 
 
 class ConsentStateSchema(Schema):
-    granted = ma.fields.Boolean(
-        allow_none=True, metadata={"description": "null: never asked"}
-    )
+    granted = ma.fields.Boolean(allow_none=True, metadata={"description": "null: never asked"})
     changed_at = TenantDateTime(allow_none=True)
-    source = ma.fields.String(
-        allow_none=True, metadata={"enum": list(CONSENT_SOURCES)}
-    )
+    source = ma.fields.String(allow_none=True, metadata={"enum": list(CONSENT_SOURCES)})
 
 
 class ConsentsSchema(Schema):
@@ -128,9 +124,7 @@ class CustomerSchema(Schema):
     tags = ma.fields.List(ma.fields.String())
     notes = ma.fields.String(allow_none=True)
     consents = ma.fields.Nested(ConsentsSchema)
-    visit_count = ma.fields.Integer(
-        allow_none=True, metadata={"description": "Completed bookings"}
-    )
+    visit_count = ma.fields.Integer(allow_none=True, metadata={"description": "Completed bookings"})
     no_show_count = ma.fields.Integer(allow_none=True)
     last_visit_at = TenantDateTime(
         allow_none=True, metadata={"description": "Start of the latest completed booking"}

@@ -233,12 +233,8 @@ def _with_stats(stmt: sa.Select[Any]) -> sa.Select[Any]:
     the rows of the page, and drops them from the pagination count.
     """
     return stmt.options(
-        with_expression(
-            Customer.visit_count, _booking_stat(sa.func.count(), "completed")
-        ),
-        with_expression(
-            Customer.no_show_count, _booking_stat(sa.func.count(), "no_show")
-        ),
+        with_expression(Customer.visit_count, _booking_stat(sa.func.count(), "completed")),
+        with_expression(Customer.no_show_count, _booking_stat(sa.func.count(), "no_show")),
         with_expression(
             Customer.last_visit_at, _booking_stat(sa.func.max(_bookings.c.starts_at), "completed")
         ),
@@ -249,7 +245,12 @@ def _with_stats(stmt: sa.Select[Any]) -> sa.Select[Any]:
 
 
 def _audit(
-    customer: Customer, type_: str, *, actor: Actor, now: datetime, data: dict[str, Any] | None = None
+    customer: Customer,
+    type_: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any] | None = None,
 ) -> None:
     session().add(
         CustomerEvent(
@@ -491,13 +492,15 @@ def record_consent(
     source: str,
     evidence: str | None = None,
 ) -> Customer:
-    """Record one consent decision from anywhere (e.g. a STOP reply); no-op if unchanged."""
+    """Record one consent decision from anywhere (e.g. a STOP reply); no-op if unchanged.
+
+    A deleted customer's decision is still recorded; an erased one has nothing to consent to.
+    """
     customer = _get(customer_id, lock=True)
-    if customer.is_active:
-        if _apply_consents(
-            customer, {channel: granted}, source=source, actor=actor, now=now, evidence=evidence
-        ):
-            customer.updated_at = now
+    if customer.erased_at is None and _apply_consents(
+        customer, {channel: granted}, source=source, actor=actor, now=now, evidence=evidence
+    ):
+        customer.updated_at = now
     return customer
 
 
@@ -533,9 +536,7 @@ def erase_customer(
     customer.erased_at = now
     customer.updated_at = now
     session().execute(
-        sa.update(ConsentEvent)
-        .where(ConsentEvent.customer_id == customer.id)
-        .values(evidence=None)
+        sa.update(ConsentEvent).where(ConsentEvent.customer_id == customer.id).values(evidence=None)
     )
     _audit(customer, "erased", actor=actor, now=now)
     events.emit("customer_erased", tenant=tenant, actor=actor, now=now, customer_id=customer.id)
@@ -565,10 +566,8 @@ def _search_condition(q: str) -> sa.ColumnElement[bool]:
         high = low[:-1] + chr(ord(low[-1]) + 1)
         reversed_phone = sa.func.reverse(Customer.phone).collate("C")
         branches.append(sa.and_(reversed_phone >= low, reversed_phone < high))
-        try:
+        with contextlib.suppress(errors.BookMeError):
             branches.append(Customer.phone == normalise_phone(q))
-        except errors.BookMeError:
-            pass
     folded_name = _fold(Customer.full_name)
     if len(q) < 3:
         # Too short for trigrams: a prefix of the name, served by the sort index.
@@ -582,14 +581,8 @@ def _search_condition(q: str) -> sa.ColumnElement[bool]:
     return sa.or_(*branches)
 
 
-def search_customers(
-    *,
-    tenant: tenancy.TenantRef,
-    q: str | None = None,
-    tags: Iterable[str] = (),
-    pagination: PaginationParameters,
-) -> list[Customer]:
-    """Active customers sorted by name, filtered by `q` (name, phone, email) and tags."""
+def search_statement(*, q: str | None = None, tags: Iterable[str] = ()) -> sa.Select[Any]:
+    """Active customers matching `q` (name, phone, email) and holding every tag, by name."""
     stmt = sa.select(Customer).where(_ACTIVE)
     q = " ".join((q or "").split())
     if q:
@@ -597,8 +590,18 @@ def search_customers(
     tag_list = [t for t in (" ".join(tag.split()) for tag in tags) if t]
     if tag_list:
         stmt = stmt.where(Customer.tags.contains(tag_list))
-    stmt = stmt.order_by(_fold(Customer.full_name).collate("C"), Customer.id)
-    return paginate(_with_stats(stmt), pagination)
+    return stmt.order_by(_fold(Customer.full_name).collate("C"), Customer.id)
+
+
+def search_customers(
+    *,
+    tenant: tenancy.TenantRef,
+    q: str | None = None,
+    tags: Iterable[str] = (),
+    pagination: PaginationParameters,
+) -> list[Customer]:
+    """One page of `search_statement`, with each customer's visit stats."""
+    return paginate(_with_stats(search_statement(q=q, tags=tags)), pagination)
 
 
 def list_consent_events(*, customer_id: uuid.UUID) -> list[ConsentEvent]:

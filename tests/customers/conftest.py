@@ -38,7 +38,9 @@ class CustomersApi:
         return response.get_json()
 
     def get(self, path: str = "", **params: Any) -> Any:
-        return self.client.get(f"/api/v1/customers{path}", query_string=params, headers=self.headers)
+        return self.client.get(
+            f"/api/v1/customers{path}", query_string=params, headers=self.headers
+        )
 
     def patch(self, customer_id: str, **body: Any) -> Any:
         return self.client.patch(
@@ -83,7 +85,7 @@ def insert_booking(
                 manage_token_hash, manage_token_encrypted)
             VALUES (:id, :service_id, :staff_id, :customer_id, :starts_at, :ends_at,
                 tstzrange(:starts_at, :ends_at), :status, 'admin', 80, 'MAD', :notes,
-                CASE WHEN :status = 'cancelled' THEN :starts_at END, :hash, 'x')
+                :cancelled_at, :hash, 'x')
             """
         ),
         {
@@ -95,6 +97,7 @@ def insert_booking(
             "ends_at": ends_at,
             "status": status,
             "notes": notes,
+            "cancelled_at": starts_at if status == "cancelled" else None,
             "hash": os.urandom(32),
         },
     )

@@ -20,8 +20,12 @@ def _frozen_clock():
 
 def test_created_customer_reads_back_normalised(api):
     body = api.created(
-        full_name="  Salma   Bennani ", phone="06 12 34 56 78", email="Salma.B@Example.COM",
-        locale="ar", tags=["VIP", " regular ", "vip"], notes="Prefers mornings.",
+        full_name="  Salma   Bennani ",
+        phone="06 12 34 56 78",
+        email="Salma.B@Example.COM",
+        locale="ar",
+        tags=["VIP", " regular ", "vip"],
+        notes="Prefers mornings.",
     )
     assert body["full_name"] == "Salma Bennani"
     assert body["phone"] == "+212612345678"
@@ -46,7 +50,11 @@ def test_consents_are_written_as_booleans_and_read_with_time_and_source(api):
         "sms": {"granted": False, "changed_at": "2027-04-01T10:00:00+01:00", "source": "staff"},
         "whatsapp": {"granted": None, "changed_at": None, "source": None},
         "email": {"granted": None, "changed_at": None, "source": None},
-        "marketing": {"granted": True, "changed_at": "2027-04-01T10:00:00+01:00", "source": "staff"},
+        "marketing": {
+            "granted": True,
+            "changed_at": "2027-04-01T10:00:00+01:00",
+            "source": "staff",
+        },
     }
 
 
@@ -58,7 +66,9 @@ def test_consent_changes_append_to_the_history_oldest_first(api):
         api.patch(customer["id"], consents={"sms": False})  # unchanged: no new entry
         updated = api.patch(customer["id"], consents={"sms": True}).get_json()
     assert updated["consents"]["sms"] == {
-        "granted": True, "changed_at": "2027-04-03T10:00:00+01:00", "source": "staff"
+        "granted": True,
+        "changed_at": "2027-04-03T10:00:00+01:00",
+        "source": "staff",
     }
     history = api.get(f"/{customer['id']}/consents").get_json()
     assert [(h["channel"], h["granted"], h["source"], h["changed_at"]) for h in history] == [

@@ -36,7 +36,11 @@ def test_second_booking_with_the_same_phone_finds_the_same_customer(ref):
         tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma B.", phone="+212 6 12 34 56 78"
     )
     again = service.find_or_create_customer(
-        tenant=ref, actor=CUSTOMER, now=NOW, full_name="S. Bennani", phone="00212612345678",
+        tenant=ref,
+        actor=CUSTOMER,
+        now=NOW,
+        full_name="S. Bennani",
+        phone="00212612345678",
         email="other@example.com",
     )
     assert again.id == first.id
@@ -49,7 +53,11 @@ def test_customer_is_found_by_email_when_the_phone_is_unknown(ref):
         tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma", email="Salma@Example.com"
     )
     again = service.find_or_create_customer(
-        tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma", phone="0612345678",
+        tenant=ref,
+        actor=CUSTOMER,
+        now=NOW,
+        full_name="Salma",
+        phone="0612345678",
         email="salma@example.COM",
     )
     assert again.id == first.id
@@ -57,25 +65,42 @@ def test_customer_is_found_by_email_when_the_phone_is_unknown(ref):
 
 def test_consents_given_with_a_public_booking_are_recorded_with_their_source(ref):
     customer = service.find_or_create_customer(
-        tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma", phone="0612345678",
+        tenant=ref,
+        actor=CUSTOMER,
+        now=NOW,
+        full_name="Salma",
+        phone="0612345678",
         consents={"sms": True, "marketing": False},
     )
-    assert customer.consents["sms"] == {"granted": True, "changed_at": NOW, "source": "public_booking"}
+    assert customer.consents["sms"] == {
+        "granted": True,
+        "changed_at": NOW,
+        "source": "public_booking",
+    }
     assert customer.consents["marketing"]["granted"] is False
     assert customer.consents["whatsapp"]["granted"] is None
     history = service.list_consent_events(customer_id=customer.id)
     assert [(e.channel, e.granted, e.source) for e in history] == [
-        ("sms", True, "public_booking"), ("marketing", False, "public_booking")
+        ("sms", True, "public_booking"),
+        ("marketing", False, "public_booking"),
     ]
 
 
 def test_a_public_booking_cannot_override_a_recorded_refusal_but_can_withdraw(ref):
     customer = service.find_or_create_customer(
-        tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma", phone="0612345678",
+        tenant=ref,
+        actor=CUSTOMER,
+        now=NOW,
+        full_name="Salma",
+        phone="0612345678",
         consents={"sms": False, "email": True},
     )
     again = service.find_or_create_customer(
-        tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma", phone="0612345678",
+        tenant=ref,
+        actor=CUSTOMER,
+        now=NOW,
+        full_name="Salma",
+        phone="0612345678",
         consents={"sms": True, "email": False, "whatsapp": True},
     )
     assert again.id == customer.id
@@ -92,9 +117,15 @@ def test_invalid_phone_is_a_validation_error(ref):
 
 
 def test_bookable_customer_refuses_deleted_and_erased_and_unknown(ref):
-    alive = service.create_customer(tenant=ref, actor=STAFF, now=NOW, full_name="A", phone="0611111111")
-    deleted = service.create_customer(tenant=ref, actor=STAFF, now=NOW, full_name="B", phone="0622222222")
-    erased = service.create_customer(tenant=ref, actor=STAFF, now=NOW, full_name="C", phone="0633333333")
+    alive = service.create_customer(
+        tenant=ref, actor=STAFF, now=NOW, full_name="A", phone="0611111111"
+    )
+    deleted = service.create_customer(
+        tenant=ref, actor=STAFF, now=NOW, full_name="B", phone="0622222222"
+    )
+    erased = service.create_customer(
+        tenant=ref, actor=STAFF, now=NOW, full_name="C", phone="0633333333"
+    )
     service.delete_customer(tenant=ref, actor=STAFF, now=NOW, customer_id=deleted.id)
     service.erase_customer(tenant=ref, actor=STAFF, now=NOW, customer_id=erased.id)
     assert service.get_bookable_customer(customer_id=alive.id).id == alive.id
