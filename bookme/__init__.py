@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
+    from bookme.users.tokens import register_callbacks as register_jwt_callbacks
+
+    register_jwt_callbacks(jwt)
     limiter.init_app(app)
     app.extensions["bookme.redis"] = Redis.from_url(settings.redis_url)
     api.init_app(app)

@@ -83,5 +83,24 @@ def _indent(code: str) -> str:
     return body
 
 
+users_cli = AppGroup("users", help="Platform users.")
+bookme_cli.add_command(users_cli)
+
+
+@users_cli.command("make-operator")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Withdraw operator rights instead.")
+def make_operator(email: str, revoke: bool) -> None:
+    """Make the account EMAIL a platform operator (may suspend and activate tenants)."""
+    from bookme.core import errors
+    from bookme.users import service
+
+    try:
+        user = service.set_operator(email=email, is_operator=not revoke)
+    except errors.NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{user.email} is {'no longer' if revoke else 'now'} a platform operator")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(bookme_cli)

@@ -101,6 +101,35 @@ def authenticated(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def anonymous(fn: F) -> F:
+    """No token and no tenant: sign-up, sign-in, password reset, email verification."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    wrapper._bookme_access = ("anonymous", ())  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def refresh_token(fn: F) -> F:
+    """A valid, unrevoked refresh token as Bearer (`/auth/refresh`); no tenant involved."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user_id = _authenticate(refresh=True)
+        g.actor = Actor(kind="user", user_id=user_id)
+        return fn(*args, **kwargs)
+
+    wrapper._bookme_access = ("refresh_token", ())  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def token_claims() -> dict[str, Any]:
+    """The claims of the token the access decorator verified (jti, exp, `fam`)."""
+    return get_jwt()
+
+
 def member(*roles: str) -> Callable[[F], F]:
     """A member of the request's tenant holding one of `roles` (any role when none given)."""
     allowed = roles or ROLES
