@@ -1,0 +1,36 @@
+"""Run by test_sentry.py in its own process (Sentry's SDK is process-global): with SENTRY_DSN
+set, make one web request fail and one RQ job fail, then flush what the SDK sends."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import sentry_sdk
+from rq import Queue
+
+from bookme.worker import create_worker_app, run_worker
+from tests.ops import jobs
+
+
+def main() -> None:
+    app = create_worker_app()
+    client = sentry_sdk.get_client()
+    integrations = sorted(getattr(client, "integrations", {}))
+
+    @app.route("/probe/boom")
+    def boom() -> str:
+        raise RuntimeError("boom from a web request")
+
+    response = app.test_client().get("/probe/boom")
+
+    queue = Queue(os.environ["BOOKME_RQ_QUEUE"], connection=app.extensions["bookme.redis"])
+    queue.enqueue(jobs.explode, "boom from an RQ job")
+    run_worker(app, burst=True)
+
+    sentry_sdk.flush(timeout=10)
+    print(json.dumps({"integrations": integrations, "status": response.status_code}))
+
+
+if __name__ == "__main__":
+    main()
