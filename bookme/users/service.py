@@ -110,11 +110,10 @@ def _send_verification(user: User, now: datetime) -> None:
 @transactional
 def register(*, email: str, password: str, full_name: str, now: datetime) -> User:
     """Create an account and email it a verification link."""
-    email = normalise_email(email)
-    password_hash = hash_password(password)
-    if _user_by_email(email) is not None:
-        raise errors.EmailTaken("An account already uses this email.")
-    user = User(email=email, full_name=full_name, password_hash=password_hash)
+    # Uniqueness is the database's (uq_users_email_lower), so a race cannot slip through.
+    user = User(
+        email=normalise_email(email), full_name=full_name, password_hash=hash_password(password)
+    )
     session().add(user)
     session().flush()
     _send_verification(user, now)
@@ -319,13 +318,7 @@ def add_member(*, tenant: tenancy.TenantRef, actor: Actor, email: str, role: str
         raise errors.validation_error(
             {"email": ["No BookMe account uses this email; ask them to register first."]}
         )
-    exists = session().scalar(
-        sa.select(Membership.id).where(
-            Membership.tenant_id == tenant.id, Membership.user_id == user.id
-        )
-    )
-    if exists is not None:
-        raise errors.Conflict("This user is already a member of this business.")
+    # A second membership hits uq_memberships_tenant_id_user_id: 409 conflict.
     membership = Membership(tenant_id=tenant.id, user_id=user.id, role=role, user=user)
     session().add(membership)
     session().flush()
