@@ -58,7 +58,10 @@ def run_migrations_online() -> None:
 
     if context.get_x_argument(as_dictionary=True).get("tenants", "yes") == "no":
         return
-    if context.get_revision_argument() not in ("head", "heads"):
+    # Alembic hands back the resolved revision ("head" arrives as its id): compare with heads.
+    target = context.get_revision_argument()
+    targets = set(target) if isinstance(target, tuple) else {target}
+    if targets != set(context.script.get_heads()):
         return  # a partial public upgrade/downgrade leaves tenant schemas alone
     from bookme.tenants.schema import upgrade_all
 

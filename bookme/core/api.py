@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+from flask.views import MethodView
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -30,8 +32,22 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(metadata={"description": "Validation errors, field by field"})
 
 
+X_TENANT_PARAMETER = {
+    "description": (
+        "The tenant's slug. Not needed when the request's Host is one of the tenant's "
+        "domains (or `<slug>.<BOOKME_BASE_DOMAIN>`), which takes precedence."
+    ),
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{2,62}$", "maxLength": 63},
+}
+
+
 class Api(_Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        super()._init_spec(*args, **kwargs)
+        self.spec.components.parameter("XTenant", "header", {"name": "X-Tenant", **X_TENANT_PARAMETER})
 
     def _register_error_handlers(self) -> None:  # errors.register owns this
         return None
@@ -70,9 +86,18 @@ class Parser(FlaskParser):
 
 
 class Blueprint(_Blueprint):
-    """A flask-smorest blueprint; `problems(...)` documents the error codes a route returns."""
+    """A flask-smorest blueprint; `problems(...)` documents the error codes a route returns.
+
+    The access decorator a view carries (`_bookme_access`, see `bookme.users.access`) is
+    documented centrally: bearer security, the `X-Tenant` header and the errors access can
+    produce. A body adds 400 (`invalid_json`), 413 and 422.
+    """
 
     ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_access_doc)
 
     def problems(self, *statuses: int) -> Any:
         def decorator(fn: Any) -> Any:
@@ -87,16 +112,74 @@ class Blueprint(_Blueprint):
 
         return decorator
 
+    def _store_endpoint_docs(
+        self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any
+    ) -> None:
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        for method, doc in self._docs[endpoint].items():
+            if method == "parameters":
+                continue
+            function = getattr(obj, method) if isinstance(obj, type(MethodView)) else obj
+            access = getattr(function, "_bookme_access", None)
+            doc["bookme_access"] = access
+            statuses = set(_ACCESS_PROBLEMS.get(access[0], (401,)) if access else ())
+            locations = {
+                p.get("in")
+                for p in doc.get("arguments", {}).get("parameters", [])
+                if isinstance(p, Mapping)
+            }
+            if locations & {"json", "form", "files"}:
+                statuses |= {400, 413, 422}
+            elif locations:
+                statuses.add(422)
+            responses = doc.setdefault("response", {}).setdefault("responses", {})
+            for status in sorted(statuses):
+                if status not in responses and str(status) not in responses:
+                    responses[status] = [
+                        {
+                            "schema": ProblemSchema(),
+                            "description": _STATUS_TEXT.get(status, "Error"),
+                            "content_type": errors.PROBLEM_MIMETYPE,
+                        }
+                    ]
+
+    @staticmethod
+    def _prepare_access_doc(doc: dict[str, Any], doc_info: dict[str, Any], **kwargs: Any) -> Any:
+        access = doc_info.get("bookme_access")
+        if not access:
+            return doc
+        kind, roles = access
+        doc["security"] = [] if kind in _NO_TOKEN else [{"bearerAuth": []}]
+        if kind in ("member", "public"):
+            doc.setdefault("parameters", []).append("XTenant")
+        if roles:
+            docstring = doc_info.setdefault("docstring", {})
+            note = "Roles: " + ", ".join(roles) + "."
+            docstring["description"] = (docstring.get("description", "") + "\n\n" + note).strip()
+        doc["x-bookme-access"] = {"kind": kind, "roles": list(roles)}
+        return doc
+
+
+# What each kind of access can answer before the view runs (other kinds take a token: 401).
+_ACCESS_PROBLEMS: dict[str, tuple[int, ...]] = {
+    "member": (400, 401, 403, 404),
+    "public": (400, 403, 404),
+    "anonymous": (),
+    "authenticated": (401,),
+    "slug_member": (401, 403, 404),
+}
+_NO_TOKEN = frozenset({"public", "anonymous"})
 
 _STATUS_TEXT = {
     400: "Bad request (invalid_json, tenant_required)",
-    401: "Unauthorized",
+    401: "Unauthorized (unauthorized)",
     403: "Forbidden (forbidden, tenant_suspended)",
-    404: "Not found",
+    404: "Not found (not_found, tenant_not_found)",
+    405: "Method not allowed",
     409: "Conflict",
-    413: "Payload too large",
-    422: "Validation error",
-    429: "Rate limited",
+    413: "Payload too large (payload_too_large)",
+    422: "Validation error (validation_error)",
+    429: "Rate limited (rate_limited)",
 }
 
 

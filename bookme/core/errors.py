@@ -61,6 +61,7 @@ SlotUnavailable = _error(409, "slot_unavailable", "Slot unavailable")
 InvalidTransition = _error(409, "invalid_transition", "Invalid transition")
 SlugTaken = _error(409, "slug_taken", "Slug taken")
 EmailTaken = _error(409, "email_taken", "Email taken")
+DomainTaken = _error(409, "domain_taken", "Domain taken")
 IdempotencyInProgress = _error(409, "idempotency_in_progress", "Idempotency key in progress")
 CancellationWindowPassed = _error(
     409, "cancellation_window_passed", "Cancellation window passed"

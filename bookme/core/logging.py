@@ -55,3 +55,5 @@ def configure(json_logs: bool, level: int = logging.INFO) -> None:
     ))
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces each autogenerate plugin it loads at INFO, on every `flask` command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -1,18 +1,22 @@
-"""Tenant use cases: provisioning, lookup and resolution, lifecycle."""
+"""Tenant use cases: provisioning, resolution, settings, domains and lifecycle."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 import zoneinfo
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
+from bookme.core.api import paginate
 from bookme.core.db import session, transactional
 from bookme.tenants import schema as tenant_schema
-from bookme.tenants.models import Tenant, TenantDomain, TenantEvent
+from bookme.tenants.models import TENANT_STATUSES, Tenant, TenantDomain, TenantEvent
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
 RESERVED_SLUGS = frozenset(
@@ -22,11 +26,31 @@ RESERVED_SLUGS = frozenset(
         "webhooks", "healthz", "readyz", "default", "system", "tenant", "tenants", "null",
     }
 )  # fmt: skip
+LOCALES = ("fr", "ar", "en")
+MAX_DOMAINS = 20
+
+# Tenant settings: what a tenant never set reads as its default. Other modules read them
+# through `get_settings`.
+SETTINGS_DEFAULTS: dict[str, Any] = {"cancellation_cutoff_hours": 24}
+SETTINGS_RANGES: dict[str, tuple[int, int]] = {"cancellation_cutoff_hours": (0, 720)}
 
 errors.on_constraint("uq_tenants_slug", lambda: errors.SlugTaken("This slug is already taken."))
 errors.on_constraint(
-    "uq_tenant_domains_domain", lambda: errors.Conflict("This domain is already registered.")
+    "uq_tenant_domains_domain",
+    lambda: errors.DomainTaken("This domain is already registered."),
 )
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _label(actor: Any) -> str | None:
+    """Actors are recorded by label: an `Actor`, or a plain string from the CLI."""
+    if actor is None or isinstance(actor, str):
+        return actor
+    return str(actor.label)
+
+
+# --- validation ---------------------------------------------------------------------------
 
 
 def slug_problem(slug: str) -> str | None:
@@ -36,6 +60,62 @@ def slug_problem(slug: str) -> str | None:
     if slug in RESERVED_SLUGS or slug.startswith(("pg-", "pg_")) or slug.endswith("-"):
         return "This slug is reserved."
     return None
+
+
+def _check_profile(fields: dict[str, Any]) -> None:
+    """Fields the API schemas check too; checked here for the CLI and other callers."""
+    problems: dict[str, list[str]] = {}
+    if "name" in fields and not (1 <= len(fields["name"].strip()) <= 200):
+        problems["name"] = ["1-200 characters, not only blanks."]
+    if "timezone" in fields and fields["timezone"] not in zoneinfo.available_timezones():
+        problems["timezone"] = ["Unknown IANA time zone."]
+    if "currency" in fields and not re.fullmatch(r"[A-Z]{3}", fields["currency"] or ""):
+        problems["currency"] = ["Expected an ISO 4217 code like MAD."]
+    if "locale" in fields and fields["locale"] not in LOCALES:
+        problems["locale"] = [f"Must be one of: {', '.join(LOCALES)}."]
+    for key, value in (fields.get("settings") or {}).items():
+        if key not in SETTINGS_RANGES:
+            problems.setdefault("settings", []).append(f"Unknown setting {key!r}.")
+            continue
+        low, high = SETTINGS_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.setdefault("settings", []).append(f"{key}: an integer from {low} to {high}.")
+    if problems:
+        raise errors.validation_error(problems)
+
+
+def normalize_domain(value: str, base_domain: str) -> str:
+    """A hostname as stored: lowercased, IDNA-encoded, no trailing dot; else 422."""
+    text = value.strip().rstrip(".")
+    try:
+        host = text.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        host = ""
+    labels = host.split(".")
+    bad = (
+        not host
+        or len(host) > 253
+        or len(labels) < 2
+        or not all(_HOST_LABEL.match(label) for label in labels)
+        or labels[-1].isdigit()
+    )
+    if not bad:
+        try:
+            ipaddress.ip_address(host)
+            bad = True
+        except ValueError:
+            pass
+    if bad:
+        raise errors.validation_error({"domain": ["Not a valid hostname."]})
+    base = base_domain.lower().rstrip(".")
+    if host == base or host.endswith("." + base):
+        raise errors.validation_error(
+            {"domain": [f"Subdomains of {base} are the platform's; every tenant has one already."]}
+        )
+    return host
+
+
+# --- provisioning ---------------------------------------------------------------------------
 
 
 def to_ref(tenant: Tenant) -> tenancy.TenantRef:
@@ -59,15 +139,18 @@ def create_tenant(
     currency: str = "MAD",
     locale: str = "fr",
     owner_id: uuid.UUID | None = None,
-    actor: str | None = None,
+    actor: Any = None,
     settings: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Tenant:
     """Create the tenant, its schema and tables, and its owner membership: all or nothing."""
     problem = slug_problem(slug)
     if problem:
         raise errors.validation_error({"slug": [problem]})
-    if timezone not in zoneinfo.available_timezones():
-        raise errors.validation_error({"timezone": ["Unknown IANA time zone."]})
+    _check_profile(
+        {"name": name, "timezone": timezone, "currency": currency, "locale": locale,
+         "settings": settings or {}}
+    )  # fmt: skip
     sess = session()
     if sess.scalar(sa.select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise errors.SlugTaken(f"The slug {slug!r} is already taken.")
@@ -75,25 +158,36 @@ def create_tenant(
     tenant = Tenant(
         id=tenant_id,
         slug=slug,
-        name=name,
+        name=name.strip(),
         timezone=timezone,
         currency=currency,
         locale=locale,
         status="active",
         schema_name=tenancy.schema_for(tenant_id),
         schema_revision=tenant_schema.tenant_head(),
-        settings=settings or {},
+        settings=dict(settings or {}),
     )
+    if now is not None:
+        tenant.created_at = tenant.updated_at = now
     sess.add(tenant)
-    sess.add(TenantEvent(tenant_id=tenant_id, type="created", actor=actor, data={"slug": slug}))
+    sess.add(
+        TenantEvent(
+            tenant_id=tenant_id, type="created", actor=_label(actor), data={"slug": slug},
+            **({"created_at": now} if now is not None else {}),
+        )
+    )  # fmt: skip
     if owner_id is not None:
         from bookme.users.models import Membership
 
         sess.add(Membership(tenant_id=tenant_id, user_id=owner_id, role="owner"))
     sess.flush()
     tenant_schema.create_schema(sess.connection(), tenant.schema_name)
+    # Provisioning moved the search_path to the new schema; give the transaction back its own.
     sess.execute(sa.text(f"SET LOCAL search_path TO {tenancy.search_path()}"))
     return tenant
+
+
+# --- lookup and resolution ------------------------------------------------------------------
 
 
 def get_by_slug(slug: str) -> Tenant | None:
@@ -107,35 +201,25 @@ def tenant_ref_by_slug(slug: str) -> tenancy.TenantRef:
     return to_ref(tenant)
 
 
+_REF_COLUMNS = "t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status"
+# A registered domain wins over a slug (from `<slug>.<base domain>` or X-Tenant): both arms
+# are unique-index lookups, so this is one round trip and at most two rows to order.
 _RESOLVE = sa.text(
-    """
-    (SELECT t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status
-       FROM public.tenant_domains d JOIN public.tenants t ON t.id = d.tenant_id
-      WHERE d.domain = :host)
-    UNION ALL
-    (SELECT t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status
-       FROM public.tenants t WHERE t.slug = :slug)
+    f"""
+    SELECT * FROM (
+        SELECT 0 AS rank, {_REF_COLUMNS}
+          FROM public.tenant_domains d JOIN public.tenants t ON t.id = d.tenant_id
+         WHERE d.domain = :host
+        UNION ALL
+        SELECT 1 AS rank, {_REF_COLUMNS} FROM public.tenants t WHERE t.slug = :slug
+    ) AS found
+    ORDER BY rank
     LIMIT 1
     """
 )
 
 
-def resolve(host: str | None, header_slug: str | None, base_domain: str) -> tenancy.TenantRef:
-    """The tenant a request addresses: a registered domain, `<slug>.<base>`, else `X-Tenant`."""
-    host = (host or "").split(":", 1)[0].strip().lower().rstrip(".")
-    slug = None
-    suffix = "." + base_domain.lower()
-    if host.endswith(suffix):
-        slug = host[: -len(suffix)] or None
-    if slug is None or "." in slug:
-        slug = (header_slug or "").strip().lower() or None
-    row = session().execute(_RESOLVE, {"slug": slug or "", "host": host}).first()
-    if row is None:
-        if slug is None:
-            raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")
-        raise errors.TenantNotFound(f"No tenant {slug!r}.")
-    if row.status != "active":
-        raise errors.TenantSuspended("This business is suspended.")
+def _ref_from_row(row: Any) -> tenancy.TenantRef:
     return tenancy.TenantRef(
         id=row.id,
         slug=row.slug,
@@ -147,30 +231,249 @@ def resolve(host: str | None, header_slug: str | None, base_domain: str) -> tena
     )
 
 
+def resolve(host: str | None, header_slug: str | None, base_domain: str) -> tenancy.TenantRef:
+    """The tenant a request addresses: a registered domain, `<slug>.<base>`, else `X-Tenant`."""
+    host = (host or "").strip().lower()
+    host = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).rstrip(".")[:253]
+    slug = None
+    suffix = "." + base_domain.lower().rstrip(".")
+    if host.endswith(suffix) and "." not in host[: -len(suffix)]:
+        slug = host[: -len(suffix)] or None
+    if slug is None:
+        slug = (header_slug or "").strip().lower()[:64] or None
+    row = session().execute(_RESOLVE, {"slug": slug or "", "host": host}).first()
+    if row is None:
+        if slug is None:
+            raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")
+        raise errors.TenantNotFound("No such tenant.")
+    if row.status != "active":
+        raise errors.TenantSuspended("This business is suspended.")
+    return _ref_from_row(row)
+
+
 def origin_allowed(origin: str) -> bool:
     """CORS: a tenant's own registered domains may call the API from the browser."""
-    host = origin.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    if not host:
+    host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
+    if not host or len(host) > 253:
         return False
-    found = session().scalar(sa.select(TenantDomain.id).where(TenantDomain.domain == host))
+    try:
+        found = session().scalar(sa.select(TenantDomain.id).where(TenantDomain.domain == host))
+    except sa.exc.SQLAlchemyError:
+        # The request's transaction already failed; a CORS header is not worth a 500.
+        return False
     return found is not None
 
 
+def authorize_member(
+    *, slug: str, user_id: uuid.UUID, roles: tuple[str, ...]
+) -> tuple[tenancy.TenantRef, str]:
+    """The tenant named in a path and the caller's role there: 404 unknown, 403 otherwise."""
+    from bookme.users.models import Membership
+
+    if not SLUG_RE.match(slug):
+        raise errors.TenantNotFound("No such tenant.")
+    row = session().execute(
+        sa.select(Tenant, Membership.role)
+        .outerjoin(
+            Membership, (Membership.tenant_id == Tenant.id) & (Membership.user_id == user_id)
+        )
+        .where(Tenant.slug == slug)
+    ).first()
+    if row is None:
+        raise errors.TenantNotFound("No such tenant.")
+    tenant, role = row
+    if role is None:
+        raise errors.Forbidden("You are not a member of this business.")
+    if role not in roles:
+        raise errors.Forbidden("Your role does not allow this.")
+    return to_ref(tenant), role
+
+
+# --- reading and changing a tenant --------------------------------------------------------------
+
+
+def get_settings(tenant: tenancy.TenantRef | Tenant | uuid.UUID) -> dict[str, Any]:
+    """The tenant's settings, every one present (defaults for those never set)."""
+    if isinstance(tenant, Tenant):
+        stored = tenant.settings
+    else:
+        tenant_id = tenant if isinstance(tenant, uuid.UUID) else tenant.id
+        stored = session().scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
+        if stored is None:
+            raise errors.TenantNotFound("No such tenant.")
+    return effective_settings(stored)
+
+
+def effective_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
+    stored = stored or {}
+    return {key: stored.get(key, default) for key, default in SETTINGS_DEFAULTS.items()}
+
+
+def list_tenants(*, actor: Any, pagination: PaginationParameters) -> list[Tenant]:
+    """The tenants the actor is a member of, by name."""
+    from bookme.users.models import Membership
+
+    stmt = (
+        sa.select(Tenant)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == actor.user_id)
+        .order_by(Tenant.name, Tenant.slug)
+    )
+    return paginate(stmt, pagination)
+
+
+def get_tenant(*, tenant: tenancy.TenantRef) -> Tenant:
+    found = session().get(Tenant, tenant.id)
+    if found is None:
+        raise errors.TenantNotFound("No such tenant.")
+    return found
+
+
+def _locked(tenant: tenancy.TenantRef) -> Tenant:
+    found = session().get(Tenant, tenant.id, with_for_update=True)
+    if found is None:
+        raise errors.TenantNotFound("No such tenant.")
+    if found.status != "active":
+        raise errors.TenantSuspended("This business is suspended.")
+    return found
+
+
 @transactional
-def set_status(*, slug: str, status: str, actor: str | None = None) -> Tenant:
-    if status not in ("active", "suspended"):
+def update_tenant(
+    *, tenant: tenancy.TenantRef, actor: Any, now: datetime, changes: dict[str, Any]
+) -> Tenant:
+    """Change the profile fields given and merge the settings given; recorded as an event."""
+    _check_profile(changes)
+    row = _locked(tenant)
+    diff: dict[str, Any] = {}
+    for field in ("name", "timezone", "currency", "locale"):
+        if field in changes:
+            value = changes[field].strip() if field == "name" else changes[field]
+            if getattr(row, field) != value:
+                diff[field] = [getattr(row, field), value]
+                setattr(row, field, value)
+    if changes.get("settings"):
+        merged = {**(row.settings or {}), **changes["settings"]}
+        before, after = effective_settings(row.settings), effective_settings(merged)
+        changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        if changed:
+            diff["settings"] = changed
+        row.settings = merged
+    if diff:
+        row.updated_at = now
+        session().add(
+            TenantEvent(
+                tenant_id=row.id, type="updated", actor=_label(actor), data=diff, created_at=now
+            )
+        )
+    return row
+
+
+@transactional
+def set_status(
+    *, slug: str, status: str, now: datetime, actor: Any = None, reason: str | None = None
+) -> Tenant:
+    """Suspend or reactivate a tenant (platform operators); recorded as an event."""
+    if status not in TENANT_STATUSES:
         raise errors.validation_error({"status": ["Must be active or suspended."]})
-    tenant = get_by_slug(slug)
+    tenant = session().scalar(sa.select(Tenant).where(Tenant.slug == slug).with_for_update())
     if tenant is None:
         raise errors.TenantNotFound(f"No tenant {slug!r}.")
     if tenant.status != status:
+        data: dict[str, Any] = {"from": tenant.status}
+        if reason:
+            data["reason"] = reason
         session().add(
             TenantEvent(
                 tenant_id=tenant.id,
                 type="activated" if status == "active" else "suspended",
-                actor=actor,
-                data={"from": tenant.status},
+                actor=_label(actor),
+                data=data,
+                created_at=now,
             )
         )
         tenant.status = status
+        tenant.updated_at = now
     return tenant
+
+
+def list_all(*, status: str | None = None) -> list[Tenant]:
+    """Every tenant (operators, CLI), by slug."""
+    stmt = sa.select(Tenant).order_by(Tenant.slug)
+    if status is not None:
+        stmt = stmt.where(Tenant.status == status)
+    return list(session().scalars(stmt))
+
+
+def events(*, tenant_id: uuid.UUID) -> list[TenantEvent]:
+    """A tenant's lifecycle history, oldest first."""
+    return list(
+        session().scalars(
+            sa.select(TenantEvent)
+            .where(TenantEvent.tenant_id == tenant_id)
+            .order_by(TenantEvent.created_at, TenantEvent.id)
+        )
+    )
+
+
+# --- domains ------------------------------------------------------------------------------------
+
+
+def list_domains(
+    *, tenant: tenancy.TenantRef, pagination: PaginationParameters
+) -> list[TenantDomain]:
+    stmt = (
+        sa.select(TenantDomain)
+        .where(TenantDomain.tenant_id == tenant.id)
+        .order_by(TenantDomain.domain)
+    )
+    return paginate(stmt, pagination)
+
+
+@transactional
+def add_domain(
+    *, tenant: tenancy.TenantRef, actor: Any, now: datetime, domain: str, base_domain: str
+) -> TenantDomain:
+    """Register a custom domain for the tenant; 409 `domain_taken` when any tenant has it."""
+    host = normalize_domain(domain, base_domain)
+    row = _locked(tenant)
+    sess = session()
+    if sess.scalar(sa.select(TenantDomain.id).where(TenantDomain.domain == host)) is not None:
+        raise errors.DomainTaken(f"{host} is already registered.")
+    count = sess.scalar(
+        sa.select(sa.func.count()).select_from(TenantDomain).where(TenantDomain.tenant_id == row.id)
+    )
+    if (count or 0) >= MAX_DOMAINS:
+        raise errors.validation_error({"domain": [f"At most {MAX_DOMAINS} domains per business."]})
+    added = TenantDomain(tenant_id=row.id, domain=host, created_at=now)
+    sess.add(added)
+    sess.add(
+        TenantEvent(
+            tenant_id=row.id, type="domain_added", actor=_label(actor), data={"domain": host},
+            created_at=now,
+        )
+    )  # fmt: skip
+    sess.flush()
+    return added
+
+
+@transactional
+def remove_domain(
+    *, tenant: tenancy.TenantRef, actor: Any, now: datetime, domain_id: uuid.UUID
+) -> None:
+    row = _locked(tenant)
+    sess = session()
+    found = sess.scalar(
+        sa.select(TenantDomain).where(
+            TenantDomain.id == domain_id, TenantDomain.tenant_id == row.id
+        )
+    )
+    if found is None:
+        raise errors.NotFound("No such domain for this business.")
+    sess.delete(found)
+    sess.add(
+        TenantEvent(
+            tenant_id=row.id, type="domain_removed", actor=_label(actor),
+            data={"domain": found.domain}, created_at=now,
+        )
+    )  # fmt: skip
