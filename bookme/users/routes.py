@@ -92,6 +92,7 @@ def login(args: dict[str, Any]) -> Any:
     A failure is 401 with the same message whether or not the email exists. Rate limits:
     10 attempts a minute per client address, and 20 failures an hour per account (from any
     address; while that limit lasts even the right password gets 429 `rate_limited`).
+    An unverified email does not prevent signing in; `GET /me` shows `email_verified`.
     """
     return service.login(**args, now=now())
 

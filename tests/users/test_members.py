@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from bookme.core import clock
 from bookme.tenants.service import set_status
 from tests.conftest import add_member
 from tests.users.conftest import bearer, login, make_user
@@ -265,7 +266,7 @@ def test_members_need_a_tenant(client, tenant):
 
 
 def test_a_suspended_tenant_refuses_member_management(client, tenant):
-    set_status(slug=tenant.slug, status="suspended")
+    set_status(slug=tenant.slug, status="suspended", now=clock.now())
     response = _get(client, tenant)
     assert response.status_code == 403
     assert response.get_json()["code"] == "tenant_suspended"
