@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +65,10 @@ def own_schedule(fn: Callable[..., Any]) -> Callable[..., Any]:
         service.check_schedule_access(**_ctx(), staff_id=kwargs["staff_id"])
         return fn(*args, **kwargs)
 
+    wrapper.__doc__ = (
+        inspect.cleandoc(fn.__doc__ or "")
+        + "\n\nA `staff` member reaches only the staff row linked to their own user (else 403)."
+    )
     return wrapper
 
 
