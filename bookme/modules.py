@@ -27,15 +27,18 @@ def import_models() -> None:
 def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
     """flask-smorest blueprints mounted under /api/v1."""
     from bookme.bookings.routes import blp as bookings
+    from bookme.communications.routes import blp as notifications
     from bookme.customers.routes import blp as customers
     from bookme.services.routes import blp as catalog
     from bookme.staff.routes import blp as staff
     from bookme.tenants.routes import blp as tenants
     from bookme.users.routes import blp as users
 
-    return [users, tenants, catalog, staff, customers, bookings]
+    return [users, tenants, catalog, staff, customers, bookings, notifications]
 
 
 def WEB_BLUEPRINTS() -> list[Any]:  # noqa: N802
     """Plain Flask blueprints (webhooks, admin, the manage page)."""
-    return []
+    from bookme.communications.webhooks import blp as twilio_webhooks
+
+    return [twilio_webhooks]

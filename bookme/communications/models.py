@@ -63,7 +63,8 @@ class Notification(Base):
             "status <> 'sending' OR claimed_until IS NOT NULL", name="sending_has_lease"
         ),
         # Each (booking, event, channel, reminder offset) goes out once per appointment time:
-        # a booking moved to a new time gets its reschedule notice and reminders for that time.
+        # a booking moved to a new time gets its reschedule notice and reminders for that
+        # time. A cancelled row (never handed to a provider) does not count.
         sa.Index(
             DEDUPE,
             "booking_id",
@@ -73,6 +74,7 @@ class Notification(Base):
             "appointment_at",
             unique=True,
             postgresql_nulls_not_distinct=True,
+            postgresql_where=sa.text("status <> 'cancelled'"),
         ),
         sa.Index("ix_notifications_booking_id_created_at", "booking_id", "created_at"),
         sa.Index("ix_notifications_customer_id_created_at", "customer_id", "created_at"),
@@ -108,7 +110,7 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(sa.String(64))
     error_detail: Mapped[str | None] = mapped_column(sa.String(500))
     provider: Mapped[str | None] = mapped_column(sa.String(16))
-    provider_message_id: Mapped[str | None] = mapped_column(sa.String(64))
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(255))
     fallback_of: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("notifications.id", ondelete="SET NULL")
     )

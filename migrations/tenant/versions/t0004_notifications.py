@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('error', sa.String(length=64), nullable=True),
     sa.Column('error_detail', sa.String(length=500), nullable=True),
     sa.Column('provider', sa.String(length=16), nullable=True),
-    sa.Column('provider_message_id', sa.String(length=64), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=255), nullable=True),
     sa.Column('fallback_of', sa.UUID(), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
@@ -90,7 +90,7 @@ def upgrade() -> None:
     op.create_index('ix_notifications_created_at_id', 'notifications', ['created_at', 'id'], unique=False)
     op.create_index('ix_notifications_customer_id_created_at', 'notifications', ['customer_id', 'created_at'], unique=False)
     op.create_index('ix_notifications_provider_message_id', 'notifications', ['provider_message_id'], unique=True, postgresql_where=sa.text('provider_message_id IS NOT NULL'))
-    op.create_index('uq_notifications_dedupe', 'notifications', ['booking_id', 'event', 'channel', 'reminder_offset_minutes', 'appointment_at'], unique=True, postgresql_nulls_not_distinct=True)
+    op.create_index('uq_notifications_dedupe', 'notifications', ['booking_id', 'event', 'channel', 'reminder_offset_minutes', 'appointment_at'], unique=True, postgresql_nulls_not_distinct=True, postgresql_where=sa.text("status <> 'cancelled'"))
     op.create_table('notification_replies',
     sa.Column('id', sa.UUID(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('message_sid', sa.String(length=64), nullable=False),

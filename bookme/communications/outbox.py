@@ -1,0 +1,408 @@
+"""Writing the outbox: which messages a booking change causes, on which channel, and when.
+
+Everything here runs inside the transaction of the change (booking events are delivered
+synchronously), so a notification exists if and only if its cause committed. Sending is
+left to workers: queued rows are enqueued after the commit, and every row that needs a
+worker has a `public.notification_due` entry, which the dispatcher reads if the enqueue is
+lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from bookme.communications import channels as channel_registry
+from bookme.communications.models import (
+    CHANNELS,
+    EVENTS,
+    LOCALES,
+    Notification,
+    NotificationDue,
+    NotificationReply,
+    NotificationSettings,
+    NotificationTemplate,
+)
+from bookme.config import Settings
+from bookme.core import tenancy
+from bookme.core.db import session
+
+DEFAULT_CHANNELS = ("whatsapp", "sms", "email")
+DEFAULT_REMINDER_OFFSETS = (1440, 120)
+WHATSAPP_WINDOW = timedelta(hours=24)
+LIVE = ("scheduled", "queued")  # not yet handed to a worker's provider call
+DEDUPE_COLUMNS = ("booking_id", "event", "channel", "reminder_offset_minutes", "appointment_at")
+DEDUPE_WHERE = sa.text("status <> 'cancelled'")
+
+
+def settings() -> Settings:
+    return current_app.config["BOOKME"]
+
+
+# --- tenant preferences -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preferences:
+    channels: tuple[str, ...]
+    reminder_offsets_minutes: tuple[int, ...]
+    events: dict[str, bool]
+    sms_sender: str | None
+    whatsapp_sender: str | None
+    email_from_name: str | None
+
+    def sends(self, event: str) -> bool:
+        return bool(self.events.get(event, True))
+
+    def sender(self, channel: str) -> str | None:
+        own = {"sms": self.sms_sender, "whatsapp": self.whatsapp_sender}.get(channel)
+        return own or channel_registry.default_sender(channel, settings())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channels": list(self.channels),
+            "reminder_offsets_minutes": list(self.reminder_offsets_minutes),
+            "events": dict(self.events),
+            "sms_sender": self.sms_sender,
+            "whatsapp_sender": self.whatsapp_sender,
+            "email_from_name": self.email_from_name,
+        }
+
+
+def preferences() -> Preferences:
+    """The current tenant's notification settings, defaults filled in."""
+    row = session().get(NotificationSettings, True)
+    events = {event: True for event in EVENTS}
+    if row is None:
+        return Preferences(DEFAULT_CHANNELS, DEFAULT_REMINDER_OFFSETS, events, None, None, None)
+    events.update({k: bool(v) for k, v in (row.events or {}).items() if k in events})
+    return Preferences(
+        tuple(row.channels),
+        tuple(row.reminder_offsets_minutes),
+        events,
+        row.sms_sender,
+        row.whatsapp_sender,
+        row.email_from_name,
+    )
+
+
+# --- templates in force -----------------------------------------------------------------------
+
+
+def overrides(keys: Iterable[tuple[str, str, str]] | None = None) -> dict[tuple[str, str, str], Any]:
+    """The tenant's own templates, by (event, channel, locale)."""
+    stmt = sa.select(NotificationTemplate)
+    found = {(t.event, t.channel, t.locale): t for t in session().scalars(stmt)}
+    if keys is None:
+        return found
+    wanted = set(keys)
+    return {k: v for k, v in found.items() if k in wanted}
+
+
+def content_sid_for(event: str, locale: str, own: dict[tuple[str, str, str], Any]) -> str | None:
+    template = own.get((event, "whatsapp", locale))
+    return template.content_sid if template is not None else None
+
+
+# --- the customer and the channel -------------------------------------------------------------
+
+
+def customer_locale(customer: Any, tenant: tenancy.TenantRef) -> str:
+    locale = getattr(customer, "locale", None)
+    if locale in LOCALES:
+        return str(locale)
+    return tenant.locale if tenant.locale in LOCALES else "fr"
+
+
+def address_of(customer: Any, channel: str) -> str | None:
+    if customer is None or not customer.is_active:
+        return None
+    return customer.email if channel == "email" else customer.phone
+
+
+def consent_withdrawn(customer: Any, channel: str) -> bool:
+    return getattr(customer, f"consent_{channel}") is False
+
+
+def whatsapp_window_until(customer_id: uuid.UUID) -> datetime | None:
+    """When the customer's 24-hour WhatsApp window closes (None: no message from them)."""
+    last = session().scalar(
+        sa.select(sa.func.max(NotificationReply.received_at)).where(
+            NotificationReply.customer_id == customer_id, NotificationReply.channel == "whatsapp"
+        )
+    )
+    return last + WHATSAPP_WINDOW if last is not None else None
+
+
+@dataclass(frozen=True)
+class Choice:
+    channel: str | None
+    to: str | None
+    error: str | None = None
+    detail: str | None = None
+
+
+def choose_channel(
+    *,
+    customer: Any,
+    prefs: Preferences,
+    event: str,
+    locale: str,
+    at: datetime,
+    own_templates: dict[tuple[str, str, str], Any],
+    exclude: Sequence[str] = (),
+) -> Choice:
+    """API.md: the first of the tenant's channels with an address and consent not withdrawn;
+    WhatsApp outside the customer's 24-hour window only with an approved template."""
+    unconfigured = []
+    window_until: datetime | None = None
+    window_known = False
+    for channel in prefs.channels:
+        if channel in exclude:
+            continue
+        to = address_of(customer, channel)
+        if not to or consent_withdrawn(customer, channel):
+            continue
+        if not channel_registry.usable(channel, settings(), prefs.sender(channel)):
+            unconfigured.append(channel)
+            continue
+        if channel == "whatsapp" and not content_sid_for(event, locale, own_templates):
+            if not window_known:
+                window_until, window_known = whatsapp_window_until(customer.id), True
+            if window_until is None or window_until <= at:
+                continue
+        return Choice(channel, to)
+    if unconfigured:
+        return Choice(
+            None, None, "channel_not_configured",
+            f"No provider is configured for {', '.join(unconfigured)}.",
+        )
+    return Choice(None, None, "no_channel", "The customer has no reachable channel with consent.")
+
+
+# --- writing rows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    id: uuid.UUID
+    status: str
+    due_at: datetime | None
+
+
+def write(
+    *,
+    tenant: tenancy.TenantRef,
+    booking: Any,
+    customer: Any,
+    event: str,
+    now: datetime,
+    prefs: Preferences,
+    own_templates: dict[tuple[str, str, str], Any],
+    reminder_offset: int | None = None,
+    scheduled_for: datetime | None = None,
+    fallback_of: uuid.UUID | None = None,
+    exclude: Sequence[str] = (),
+) -> Written | None:
+    """Insert one notification (queued, scheduled or skipped); None when it already exists."""
+    locale = customer_locale(customer, tenant)
+    due = scheduled_for or now
+    choice = choose_channel(
+        customer=customer, prefs=prefs, event=event, locale=locale, at=due,
+        own_templates=own_templates, exclude=exclude,
+    )
+    if choice.channel is None:
+        status = "skipped"
+    else:
+        status = "scheduled" if scheduled_for is not None and scheduled_for > now else "queued"
+    values = {
+        "id": uuid.uuid4(),
+        "booking_id": booking.id,
+        "customer_id": booking.customer_id,
+        "event": event,
+        "channel": choice.channel,
+        "locale": locale,
+        "to": choice.to,
+        "status": status,
+        "scheduled_for": due,
+        "reminder_offset_minutes": reminder_offset,
+        "appointment_at": booking.starts_at,
+        "error": choice.error,
+        "error_detail": choice.detail,
+        "fallback_of": fallback_of,
+        "created_at": now,
+        "updated_at": now,
+    }
+    stmt = (
+        pg_insert(Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS), index_where=DEDUPE_WHERE)
+        .returning(Notification.id)
+    )
+    if session().execute(stmt).scalar_one_or_none() is None:
+        return None
+    if status == "skipped":
+        return Written(values["id"], status, None)
+    # Queued rows are enqueued after the commit; the due entry is the dispatcher's copy,
+    # taken up only if that enqueue is lost.
+    due_at = due if status == "scheduled" else now + timedelta(seconds=settings().notify_redispatch_seconds)
+    set_due(tenant, [(values["id"], "send", due_at)])
+    return Written(values["id"], status, due_at)
+
+
+def set_due(tenant: tenancy.TenantRef, entries: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+    if not entries:
+        return
+    stmt = pg_insert(NotificationDue).values(
+        [
+            {"tenant_id": tenant.id, "notification_id": nid, "kind": kind, "due_at": at}
+            for nid, kind, at in entries
+        ]
+    )
+    session().execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "notification_id"],
+            set_={"kind": stmt.excluded.kind, "due_at": stmt.excluded.due_at},
+        )
+    )
+
+
+def clear_due(tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID]) -> None:
+    if ids:
+        session().execute(
+            sa.delete(NotificationDue).where(
+                NotificationDue.tenant_id == tenant.id,
+                NotificationDue.notification_id.in_(list(ids)),
+            )
+        )
+
+
+def enqueue_after_commit(tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID]) -> None:
+    """Send these queued rows as soon as the transaction commits (one job per batch)."""
+    if not ids:
+        return
+    from bookme.communications import tasks
+    from bookme.core.tasks import enqueue_after_commit as after_commit
+
+    size = settings().notify_batch_size
+    for start in range(0, len(ids), size):
+        after_commit(
+            tasks.send_notifications, tenant=tenant.slug, ids=[str(i) for i in ids[start : start + size]]
+        )
+
+
+# --- reacting to booking changes --------------------------------------------------------------
+
+
+def _customer(customer_id: uuid.UUID) -> Any:
+    from bookme.customers.models import Customer
+
+    return session().get(Customer, customer_id)
+
+
+def notify(
+    *, tenant: tenancy.TenantRef, booking: Any, event: str, now: datetime
+) -> list[Written]:
+    """Write the message `event` sends about `booking` (if the tenant sends it)."""
+    prefs = preferences()
+    if not prefs.sends(event):
+        return []
+    written = write(
+        tenant=tenant, booking=booking, customer=_customer(booking.customer_id), event=event,
+        now=now, prefs=prefs, own_templates=overrides(),
+    )
+    if written is None:
+        return []
+    if written.status == "queued":
+        enqueue_after_commit(tenant, [written.id])
+    return [written]
+
+
+def schedule_reminders(*, tenant: tenancy.TenantRef, booking: Any, now: datetime) -> list[Written]:
+    """One reminder per configured offset still ahead (rows already there are kept)."""
+    prefs = preferences()
+    if not prefs.sends("booking_reminder"):
+        return []
+    customer = _customer(booking.customer_id)
+    own = overrides()
+    written = []
+    for offset in sorted(set(prefs.reminder_offsets_minutes), reverse=True):
+        at = booking.starts_at - timedelta(minutes=offset)
+        if at <= now:
+            continue
+        row = write(
+            tenant=tenant, booking=booking, customer=customer, event="booking_reminder", now=now,
+            prefs=prefs, own_templates=own, reminder_offset=offset, scheduled_for=at,
+        )
+        if row is not None:
+            written.append(row)
+    return written
+
+
+def cancel_pending(
+    *, tenant: tenancy.TenantRef, booking_id: uuid.UUID, now: datetime, events: Sequence[str]
+) -> list[uuid.UUID]:
+    """Cancel this booking's messages not yet handed to a provider, for these events."""
+    ids = list(
+        session().scalars(
+            sa.update(Notification)
+            .where(
+                Notification.booking_id == booking_id,
+                Notification.event.in_(list(events)),
+                Notification.status.in_(LIVE),
+            )
+            .values(status="cancelled", updated_at=now)
+            .returning(Notification.id)
+        )
+    )
+    clear_due(tenant, ids)
+    return ids
+
+
+def retime_reminders(*, tenant: tenancy.TenantRef, booking: Any, now: datetime) -> None:
+    """After a reschedule: waiting reminders move with the booking (or are cancelled when
+    their time has passed), and offsets without a waiting reminder get one."""
+    rows = list(
+        session().scalars(
+            sa.select(Notification)
+            .where(
+                Notification.booking_id == booking.id,
+                Notification.event == "booking_reminder",
+                Notification.status == "scheduled",
+            )
+            .with_for_update()
+        )
+    )
+    moved = []
+    for row in rows:
+        at = booking.starts_at - timedelta(minutes=row.reminder_offset_minutes or 0)
+        duplicate = session().scalar(
+            sa.select(sa.literal(True)).where(
+                Notification.booking_id == booking.id,
+                Notification.event == "booking_reminder",
+                Notification.channel == row.channel,
+                Notification.reminder_offset_minutes == row.reminder_offset_minutes,
+                Notification.appointment_at == booking.starts_at,
+                Notification.status != "cancelled",
+                Notification.id != row.id,
+            )
+        )
+        if at <= now or duplicate:
+            row.status = "cancelled"
+            row.updated_at = now
+            clear_due(tenant, [row.id])
+            continue
+        row.scheduled_for = at
+        row.appointment_at = booking.starts_at
+        row.updated_at = now
+        moved.append((row.id, "send", at))
+    session().flush()
+    set_due(tenant, moved)
+    schedule_reminders(tenant=tenant, booking=booking, now=now)

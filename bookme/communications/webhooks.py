@@ -1,0 +1,180 @@
+"""Twilio webhooks: delivery status callbacks and inbound replies, authenticated by signature.
+
+`X-Twilio-Signature` is checked with the SDK's RequestValidator against the exact URL Twilio
+was given (`PUBLIC_BASE_URL` + path + query string) and the form fields; a missing or wrong
+signature → 400 `invalid_signature`, and nothing changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, request
+from twilio.request_validator import RequestValidator
+
+from bookme.communications import delivery, replies
+from bookme.communications.models import Notification
+from bookme.core import clock, errors, tenancy
+from bookme.core.db import session, transactional
+
+blp = Blueprint("twilio_webhooks", __name__)
+
+STATUS_PATH = "/webhooks/twilio/status"
+INBOUND_PATH = "/webhooks/twilio/inbound"
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: our public base URL, this path and the query string as sent."""
+    base = current_app.config["BOOKME"].public_base_url
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def check_signature() -> dict[str, str]:
+    token = current_app.config["BOOKME"].twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature", "")
+    form = request.form.to_dict(flat=True)
+    if not token or not signature or not RequestValidator(token).validate(signed_url(), form, signature):
+        raise errors.InvalidSignature("The request is not signed by Twilio.")
+    return form
+
+
+def _twiml(text: str | None) -> Response:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text)}</Message></Response>'
+        if text
+        else '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    )
+    return Response(body, status=200, mimetype="text/xml")
+
+
+@blp.route(STATUS_PATH, methods=["POST"])
+def twilio_status() -> Response:
+    form = check_signature()
+    slug = request.args.get("tenant", "")
+    tenant = None
+    if slug:
+        from bookme.tenants.service import tenant_ref_by_slug
+
+        tenant = tenant_ref_by_slug(slug)  # unknown → 404 tenant_not_found
+    if tenant is not None:
+        with tenancy.using(tenant):
+            record_status(
+                tenant=tenant,
+                notification_id=_uuid(request.args.get("notification")),
+                message_sid=form.get("MessageSid", ""),
+                status=form.get("MessageStatus", ""),
+                error_code=form.get("ErrorCode") or None,
+            )
+    return Response("", status=200, mimetype="text/plain")
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+@transactional
+def record_status(
+    *, tenant: tenancy.TenantRef, notification_id: uuid.UUID | None, message_sid: str,
+    status: str, error_code: str | None,
+) -> bool:
+    """Apply one status callback (forward only); unknown messages and statuses change nothing."""
+    mapped = delivery.TWILIO_STATUSES.get(status)
+    if mapped is None or not message_sid:
+        return False
+    stmt = sa.select(Notification).with_for_update()
+    if notification_id is not None:
+        stmt = stmt.where(
+            Notification.id == notification_id,
+            sa.or_(
+                Notification.provider_message_id.is_(None),
+                Notification.provider_message_id == message_sid,
+            ),
+        )
+    else:
+        stmt = stmt.where(Notification.provider_message_id == message_sid)
+    row = session().scalars(stmt).one_or_none()
+    if row is None:
+        return False
+    detail = f"Twilio reported {status} (error {error_code})." if error_code else None
+    return delivery.apply_status(
+        tenant=tenant, row=row, status=mapped, error=error_code, detail=detail,
+        now=clock.now(), provider_message_id=message_sid,
+    )
+
+
+@blp.route(INBOUND_PATH, methods=["POST"])
+def twilio_inbound() -> Response:
+    form = check_signature()
+    answer = replies.handle_inbound(
+        sender=form.get("From", ""),
+        body=form.get("Body", ""),
+        message_sid=form.get("MessageSid", ""),
+        now=clock.now(),
+    )
+    return _twiml(answer.text)
+
+
+def document(api: Any, app: Any) -> None:
+    """Describe the webhooks in the OpenAPI document (they live outside /api/v1)."""
+    spec = api.spec
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+    if not any(tag.get("name") == "webhooks" for tag in spec.to_dict().get("tags", [])):
+        spec.tag({"name": "webhooks", "description": "Provider callbacks, authenticated by signature."})
+    problem = {"description": "Missing or wrong signature (`invalid_signature`)",
+               "content": {errors.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    spec.path(
+        rule=rules[STATUS_PATH],
+        operations={"post": {
+            "tags": ["webhooks"],
+            "summary": "Twilio message status callback",
+            "description": "Signed with `X-Twilio-Signature` over the StatusCallback URL BookMe "
+                           "gave (`PUBLIC_BASE_URL` + path + query: `tenant`, `notification`). "
+                           "Statuses only move forward.",
+            "parameters": [
+                {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+                {"name": "notification", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+                {"name": "X-Twilio-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
+            ],
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object",
+                "properties": {"MessageSid": {"type": "string"}, "MessageStatus": {"type": "string"},
+                               "ErrorCode": {"type": "string"}},
+            }}}},
+            "responses": {"200": {"description": "Recorded (or nothing to do)"}, "400": problem,
+                          "404": {"description": "Unknown tenant (`tenant_not_found`)"}},
+        }},
+    )
+    spec.path(
+        rule=rules[INBOUND_PATH],
+        operations={"post": {
+            "tags": ["webhooks"],
+            "summary": "Twilio inbound SMS / WhatsApp reply",
+            "description": "1/OUI/YES/OK/نعم confirm, 2/ANNULER/CANCEL/إلغاء cancel (before the "
+                           "cutoff), STOP/ARRET/توقف opt out of that channel. Answers TwiML in "
+                           "the customer's language; a MessageSid seen before → empty <Response/>.",
+            "parameters": [
+                {"name": "X-Twilio-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
+            ],
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object",
+                "properties": {"From": {"type": "string"}, "To": {"type": "string"},
+                               "Body": {"type": "string"}, "MessageSid": {"type": "string"}},
+            }}}},
+            "responses": {"200": {"description": "TwiML", "content": {"text/xml": {"schema": {"type": "string"}}}},
+                          "400": problem},
+        }},
+    )
+
+
+@blp.record_once
+def _document_on_register(state: Any) -> None:
+    from bookme.extensions import api
+
+    document(api, state.app)
