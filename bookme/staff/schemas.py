@@ -54,6 +54,9 @@ class InstantOrDate(ma.fields.Field):
             if not EARLIEST.date() <= day < LATEST.date():
                 raise ma.ValidationError("Must be between 2000-01-01 and 2200-01-01.")
             return day
+        if isinstance(value, str):
+            # An unencoded "+" in a query string arrives as a space: "…T10:00:00 01:00".
+            value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", value)
         try:
             instant = Instant()._deserialize(value, attr, data, **kwargs)
         except ma.ValidationError as exc:
@@ -231,7 +234,10 @@ class DateOverrideSchema(Schema):
 class DateOverrideQueryArgsSchema(QuerySchema):
     from_ = LocalDate(
         data_key="from",
-        metadata={"description": "First local date (default: today in the business's zone)."},
+        metadata={
+            "description": "First local date (default: today in the business's zone, or "
+            f"{MAX_OVERRIDE_RANGE_DAYS} days before `to` when only `to` is given)."
+        },
     )
     to = LocalDate(
         metadata={

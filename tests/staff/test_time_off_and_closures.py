@@ -149,6 +149,8 @@ def test_time_off_is_listed_by_range_of_instants_or_local_dates(client, tenant, 
     # Instants: overlapping [from, to).
     assert reasons("?from=2027-03-20T01:00:00%2B01:00&to=2027-03-21T09:00:00%2B01:00") == ["night"]
     assert reasons("?from=2027-03-20T01:00:00Z&to=2027-03-21T08:00:01Z") == ["morning"]
+    # An unencoded "+" (read as a space) is taken for what it meant.
+    assert reasons("?from=2027-03-21T11:59:00+01:00") == ["morning", "later"]
 
 
 @pytest.mark.parametrize(
