@@ -148,7 +148,7 @@ def document(api: Any, app: Any) -> None:
                                "ErrorCode": {"type": "string"}},
             }}}},
             "responses": {"200": {"description": "Recorded (or nothing to do)"}, "400": problem,
-                          "404": {"description": "Unknown tenant (`tenant_not_found`)"}},
+                          "404": {**problem, "description": "Unknown tenant (`tenant_not_found`)"}},
         }},
     )
     spec.path(
