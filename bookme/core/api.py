@@ -54,7 +54,10 @@ class Api(_Api):
 
     def _register_responses(self) -> None:
         super()._register_responses()
-        for response in self.spec.components.responses.values():
+        # flask-smorest registers its error responses lazily (only those referenced reach the
+        # document): rewrite both kinds, so every error is documented as problem+json.
+        components = self.spec.components
+        for response in (*components.responses.values(), *components.responses_lazy.values()):
             content = response.get("content")
             if content and "application/json" in content:
                 content[errors.PROBLEM_MIMETYPE] = content.pop("application/json")

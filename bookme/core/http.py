@@ -1,15 +1,21 @@
-"""Request plumbing shared by every blueprint: ids, JSON bodies, security headers, CORS."""
+"""Request plumbing shared by every blueprint: ids, request logs, security headers, CORS."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
+from bookme.core.logging import redact_path
+
+log = logging.getLogger("bookme.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_QUIET_PATHS = frozenset({"/healthz", "/readyz"})  # probes every few seconds: DEBUG only
 
 
 def request_id() -> str:
@@ -17,10 +23,9 @@ def request_id() -> str:
 
 
 def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) -> None:
-    allowed = set(app.config["BOOKME"].cors_origins)
-
     @app.before_request
     def _assign_request_id() -> None:
+        g.request_started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
@@ -46,16 +51,44 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
             headers["Content-Security-Policy"] = csp + "; frame-ancestors 'none'"
         headers.pop("Server", None)
         headers.pop("X-Powered-By", None)
-        origin = request.headers.get("Origin")
-        if origin and (origin in allowed or (tenant_origins is not None and tenant_origins(origin))):
-            headers["Access-Control-Allow-Origin"] = origin
-            headers["Access-Control-Allow-Credentials"] = "true"
-            headers["Access-Control-Expose-Headers"] = "X-Pagination, X-Request-ID, Retry-After"
-            if request.method == "OPTIONS":
-                headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE"
-                headers["Access-Control-Allow-Headers"] = (
-                    "Authorization, Content-Type, Idempotency-Key, X-Tenant, X-Request-ID"
-                )
-                headers["Access-Control-Max-Age"] = "600"
-        headers.add("Vary", "Origin")
+        _cors(response, tenant_origins)
+        _log(response)
         return response
+
+
+def _cors(response: Response, tenant_origins: Callable[[str], bool] | None) -> None:
+    """Only origins the operator lists (CORS_ORIGINS) and tenants' own domains; never `*`."""
+    headers = response.headers
+    headers.add("Vary", "Origin")
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return
+    allowed = origin in current_app.config["BOOKME"].cors_origins or (
+        tenant_origins is not None and tenant_origins(origin)
+    )
+    if not allowed:
+        return
+    headers["Access-Control-Allow-Origin"] = origin
+    headers["Access-Control-Allow-Credentials"] = "true"
+    headers["Access-Control-Expose-Headers"] = "X-Pagination, X-Request-ID, Retry-After"
+    if request.method == "OPTIONS":
+        headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE"
+        headers["Access-Control-Allow-Headers"] = (
+            "Authorization, Content-Type, Idempotency-Key, X-Tenant, X-Request-ID"
+        )
+        headers["Access-Control-Max-Age"] = "600"
+
+
+def _log(response: Response) -> None:
+    """One line per request; the formatter adds the request id, tenant, method and path."""
+    started = g.get("request_started")
+    duration = round((time.perf_counter() - started) * 1000, 1) if started else None
+    level = logging.DEBUG if request.path in _QUIET_PATHS else logging.INFO
+    log.log(
+        level,
+        "%s %s %s",
+        request.method,
+        redact_path(request.path),
+        response.status_code,
+        extra={"status": response.status_code, "duration_ms": duration},
+    )

@@ -26,7 +26,7 @@ class JsonFormatter(logging.Formatter):
         if has_request_context():
             entry["request_id"] = getattr(g, "request_id", None)
             entry["method"] = request.method
-            entry["path"] = _redact(request.path)
+            entry["path"] = redact_path(request.path)
         for key in ("status", "duration_ms", "job", "event"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def _redact(path: str) -> str:
+def redact_path(path: str) -> str:
     """Manage tokens are credentials: never let one reach a log line."""
     for prefix in ("/m/", "/api/v1/public/bookings/"):
         if path.startswith(prefix) and len(path) > len(prefix):
