@@ -12,6 +12,10 @@ tenant's time zone; instants must be timezone-aware (or RFC 3339 strings with an
     make_override(nadia, "2027-03-02", [("10:00", "14:00")])   # [] = day off
     make_time_off(nadia, "2027-03-03T09:00:00+01:00", "2027-03-03T12:00:00+01:00")
     make_closure(datetime(2027, 3, 30, tzinfo=UTC), datetime(2027, 3, 31, tzinfo=UTC))
+
+Also `make_category(name=, position=)` and `set_hours(staff, {weekday: [(start, end)]})`.
+Service names are unique per category (case-insensitive) and category names per tenant;
+the default names are numbered, so only explicit duplicates collide.
 """
 
 from __future__ import annotations
