@@ -159,7 +159,7 @@ def make_user(email: str | None = None, full_name: str = "Test User", verified: 
         email_verified_at=now() if verified else None,
     )
     session().add(user)
-    session().flush()
+    session().commit()  # releases the test's savepoint: a failing request can't roll it back
     return user
 
 
@@ -190,7 +190,7 @@ def add_member(tenant: TenantInfo, role: str) -> Member:
 
     user = make_user(full_name=role.capitalize())
     session().add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
-    session().flush()
+    session().commit()
     return Member(user.id, user.email, role, access_token(user))
 
 

@@ -235,7 +235,10 @@ def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.Str
 class AwareDateTime(ma.fields.AwareDateTime):
     """RFC 3339 instant; an offset is required on input."""
 
-    default_error_messages = {"invalid_awareness": "A UTC offset is required (RFC 3339)."}
+    default_error_messages = {
+        "invalid_awareness": "A UTC offset is required (RFC 3339).",
+        "out_of_range": "Instants must fall between the years 1970 and 2200.",
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", **kwargs)
@@ -243,7 +246,11 @@ class AwareDateTime(ma.fields.AwareDateTime):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         if isinstance(value, str) and not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", value.strip()):
             raise self.make_error("invalid_awareness")
-        return super()._deserialize(value, attr, data, **kwargs)
+        result = super()._deserialize(value, attr, data, **kwargs)
+        # Far years overflow once shifted to another offset (Python) or in PostgreSQL.
+        if not 1970 <= result.year <= 2200:
+            raise self.make_error("out_of_range")
+        return result
 
 
 class TenantDateTime(AwareDateTime):

@@ -51,18 +51,30 @@ def require() -> TenantRef:
 
 def search_path() -> str:
     """`"tenant_…", public` for the active tenant, `public` alone otherwise."""
-    tenant = _current.get()
+    return _path_for(_current.get())
+
+
+def _path_for(tenant: TenantRef | None) -> str:
     if tenant is None:
         return "public"
     return f'"{tenant.schema}", public'
 
 
 def activate(tenant: TenantRef | None) -> None:
-    """Make `tenant` current; an already open transaction switches its search_path now."""
+    """Make `tenant` current; an already open transaction switches its search_path now.
+
+    The session's identity map is keyed by class and primary key, not by schema, so when
+    the tenant changes everything loaded for the previous one is flushed and forgotten:
+    `Session.get` must never answer with another tenant's row.
+    """
+    previous = _current.get()
     _current.set(tenant)
     from bookme.core.db import session
 
     sess = session()
+    if previous != tenant and (sess.identity_map or sess.new or sess.dirty or sess.deleted):
+        sess.flush()  # still on the previous tenant's search_path
+        sess.expunge_all()
     if sess.in_transaction():
         sess.execute(sa.text(f"SET LOCAL search_path TO {search_path()}"))
 
