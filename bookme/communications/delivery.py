@@ -141,12 +141,13 @@ def dispatch(*, now: datetime, max_rows: int = 100_000) -> int:
 class Claimed:
     id: uuid.UUID
     doubt: datetime | None  # an earlier call's outcome is unknown since then
+    expired: bool = False  # taken over from a claim whose lease ran out (a dead worker)
 
 
 _CLAIM = sa.text(
     """
     WITH c AS (
-        SELECT id, in_doubt_since AS doubt FROM notifications
+        SELECT id, in_doubt_since AS doubt, status AS was FROM notifications
          WHERE id = ANY(:ids)
            AND (   (status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))
                 OR (status = 'scheduled' AND scheduled_for <= :now)
@@ -159,7 +160,7 @@ _CLAIM = sa.text(
            in_doubt_since = coalesce(n.in_doubt_since, :now), updated_at = :now
       FROM c
      WHERE n.id = c.id
-    RETURNING n.id, c.doubt
+    RETURNING n.id, c.doubt, c.was
     """
 )
 
@@ -168,7 +169,7 @@ _CLAIM = sa.text(
 def claim(*, tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID], now: datetime) -> list[Claimed]:
     lease_end = now + timedelta(seconds=outbox.settings().notify_lease_seconds)
     rows = session().execute(_CLAIM, {"ids": list(ids), "now": now, "lease_end": lease_end}).all()
-    claimed = [Claimed(r.id, r.doubt) for r in rows]
+    claimed = [Claimed(r.id, r.doubt, r.was == "sending") for r in rows]
     # If this worker dies, the entry comes due when the lease ends: reconcile, then resend.
     outbox.set_due(tenant, [(c.id, "send", lease_end) for c in claimed])
     return claimed
@@ -183,6 +184,7 @@ class Plan:
 
     id: uuid.UUID
     doubt: datetime | None
+    expired: bool = False
     channel_name: str | None = None
     message: Message | None = None
     channel: Channel | None = None
@@ -261,11 +263,12 @@ def prepare(tenant: tenancy.TenantRef, claimed: Sequence[Claimed], now: datetime
     own = outbox.overrides()
     business = business_name(tenant)
     doubts = {c.id: c.doubt for c in claimed}
+    expired = {c.id for c in claimed if c.expired}
     rows = _load(list(doubts))
     windows = _windows({customer.id for _, _, customer, _, _ in rows})
     plans = []
     for row, booking, customer, service, staff in rows:
-        plan = Plan(id=row.id, doubt=doubts[row.id], channel_name=row.channel)
+        plan = Plan(id=row.id, doubt=doubts[row.id], expired=row.id in expired, channel_name=row.channel)
         plans.append(plan)
         if plan.doubt is None:
             settled = _unsendable(row, booking, customer, prefs)
@@ -436,7 +439,7 @@ def record(*, tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: datet
         elif outcome.kind == "failed":
             assert outcome.failure is not None
             _record_failed(tenant, plan.id, outcome.failure.code, outcome.failure.detail, now,
-                           provider=plan.provider)
+                           provider=plan.provider, uncounted=_uncounted(plan))
         elif outcome.kind == "retry":
             assert isinstance(outcome.failure, TemporaryFailure)
             _record_retry(tenant, plan, outcome.failure, now)
@@ -485,7 +488,7 @@ def _record_sent(
         next_attempt_at=None,
         error=sa.case((Notification.status == "failed", Notification.error), else_=None),
         error_detail=sa.case((Notification.status == "failed", Notification.error_detail), else_=None),
-        attempts=Notification.attempts - (1 if reconciled else 0),
+        attempts=Notification.attempts - _uncounted(plan, reconciled=reconciled),
         updated_at=now,
     )
     if row is None:
@@ -497,6 +500,13 @@ def _record_sent(
         outbox.clear_due(tenant, [row.id])
     if row.channel in ("sms", "whatsapp") and row.to:
         remember_recipient(tenant, row.channel, row.to, row.id, now)
+
+
+def _uncounted(plan: Plan, *, reconciled: bool = False) -> int:
+    """`attempts` counts provider calls, and each claim added one. Take one back when this
+    claim made no send call (the lookup found the message), or when it took over from a dead
+    worker's claim (that one is counted, and only one of the two calls can have happened)."""
+    return 1 if reconciled or plan.expired else 0
 
 
 def remember_recipient(
@@ -522,13 +532,13 @@ def remember_recipient(
 
 def _record_failed(
     tenant: tenancy.TenantRef, notification_id: uuid.UUID, code: str, detail: str, now: datetime,
-    *, provider: str | None,
+    *, provider: str | None, uncounted: int = 0,
 ) -> None:
     row = _update(
         notification_id, Notification.status == "sending",
         status="failed", error=code[:64], error_detail=detail[:500] or None, failed_at=now,
         provider=provider, claimed_until=None, in_doubt_since=None, next_attempt_at=None,
-        updated_at=now,
+        attempts=Notification.attempts - uncounted, updated_at=now,
     )
     outbox.clear_due(tenant, [notification_id])
     if row is not None:
@@ -583,7 +593,9 @@ def _record_retry(tenant: tenancy.TenantRef, plan: Plan, failure: TemporaryFailu
     row = session().get(Notification, plan.id, populate_existing=True, with_for_update=True)
     if row is None or row.status != "sending":
         return
+    row.attempts -= _uncounted(plan)
     if row.attempts >= MAX_ATTEMPTS:
+        session().flush()
         _record_failed(tenant, plan.id, failure.code, failure.detail, now, provider=plan.provider)
         return
     retry_at = now + backoff(row.attempts)
@@ -653,34 +665,32 @@ def poll_batch(*, tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID], now: date
     """Ask the provider about messages left in `sent` without a status callback."""
     cfg = outbox.settings()
     prefs = outbox.preferences()
-    rows = list(
-        session().scalars(
-            sa.select(Notification).where(
-                Notification.id.in_(list(ids)),
-                Notification.status == "sent",
-                Notification.provider == "twilio",
-                Notification.provider_message_id.is_not(None),
-            )
+    found = session().execute(
+        sa.select(Notification.id, Notification.channel, Notification.provider_message_id).where(
+            Notification.id.in_(list(ids)),
+            Notification.status == "sent",
+            Notification.provider == "twilio",
+            Notification.provider_message_id.is_not(None),
         )
-    )
+    ).all()
+    work = [
+        (nid, channel_registry.channel_for(str(channel), cfg, prefs.sender(str(channel))), str(sid))
+        for nid, channel, sid in found
+    ]
     session().rollback()
-    finished = set(ids) - {r.id for r in rows}
+    finished = set(ids) - {nid for nid, _, _ in work}
     if finished:
         _clear_due_tx(tenant, list(finished))
-    if not rows:
+    if not work:
         return 0
-    results: dict[uuid.UUID, ProviderStatus | None] = {}
 
-    def fetch(row: Notification) -> tuple[uuid.UUID, ProviderStatus | None]:
-        channel = channel_registry.channel_for(str(row.channel), cfg, prefs.sender(str(row.channel)))
-        if channel is None:
-            return row.id, None
-        return row.id, channel.fetch_status(str(row.provider_message_id))
+    def fetch(item: tuple[uuid.UUID, Channel | None, str]) -> tuple[uuid.UUID, ProviderStatus | None]:
+        nid, channel, sid = item
+        return nid, channel.fetch_status(sid) if channel is not None else None
 
-    workers = max(1, min(cfg.notify_concurrency, len(rows)))
+    workers = max(1, min(cfg.notify_concurrency, len(work)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify-poll") as pool:
-        for nid, result in pool.map(fetch, rows):
-            results[nid] = result
+        results = dict(pool.map(fetch, work))
     return _apply_polled(tenant=tenant, results=results, now=now)
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -51,6 +51,7 @@ class FakeTwilio:
     _recipient_failures: dict[str, Failure] = field(default_factory=dict)
     _blocked: threading.Event | None = None
     url: str = ""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # stamps messages
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -62,6 +63,7 @@ class FakeTwilio:
             self._next_failures.clear()
             self._recipient_failures.clear()
             self._blocked = None
+            self.clock = lambda: datetime.now(UTC)
 
     def fail_next(
         self, count: int = 1, *, status: int = 500, code: int | None = None, message: str = "",
@@ -115,7 +117,7 @@ class FakeTwilio:
                 failure = self._next_failures.pop(0)
             if failure is not None and not failure.drop:
                 return failure.status, _error(failure), False
-            now = datetime.now(UTC)
+            now = self.clock().astimezone(UTC)
             body = form.get("Body")
             if form.get("ContentSid"):
                 body = f"[content {form['ContentSid']}] {form.get('ContentVariables', '')}"

@@ -43,10 +43,10 @@ class EmailChannel:
         email["Subject"] = message.subject or ""
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = message_id(message.notification_id.hex, self.settings.mail_from)
-        email["Content-Language"] = message.locale
         email.set_content(message.text)
         if message.html:
             email.add_alternative(message.html, subtype="html")
+        email["Content-Language"] = message.locale  # after the parts: set_content clears Content-*
         return email
 
     def send(self, message: Message) -> Sent:
