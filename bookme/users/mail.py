@@ -1,15 +1,14 @@
 """Account emails (verification, password reset) and their delivery over SMTP.
 
 Messages are rendered in the web process (no DB read is left for the job) and sent by an
-RQ job through stdlib `smtplib`. Without `SMTP_HOST`, development and tests log the message
-instead; production refuses, so a missing setting shows up as failed jobs.
+RQ job through `bookme.core.mail` (stdlib `smtplib`). Without `SMTP_HOST`, development and
+tests log the message instead; production refuses, so a missing setting shows up as failed
+jobs.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -18,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 
 from bookme.config import Settings
+from bookme.core import mail as core_mail
 
 log = logging.getLogger("bookme.mail")
 
@@ -121,11 +121,6 @@ def build_message(email: OutgoingEmail, sender: str) -> EmailMessage:
     return message
 
 
-def tls_context() -> ssl.SSLContext:
-    """Certificate-verifying TLS for `SMTP_TLS=starttls|ssl` (tests swap in their own CA)."""
-    return ssl.create_default_context()
-
-
 def send(email: OutgoingEmail, settings: Settings) -> None:
     """Deliver one message, or log it when SMTP is not configured outside production."""
     message = build_message(email, settings.mail_from)
@@ -139,22 +134,5 @@ def send(email: OutgoingEmail, settings: Settings) -> None:
             email.text,
         )
         return
-    client: smtplib.SMTP
-    if settings.smtp_tls == "ssl":
-        client = smtplib.SMTP_SSL(
-            settings.smtp_host,
-            settings.smtp_port,
-            timeout=SMTP_TIMEOUT_SECONDS,
-            context=tls_context(),
-        )
-    else:
-        client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
-    with client:
-        client.ehlo()
-        if settings.smtp_tls == "starttls":
-            client.starttls(context=tls_context())
-            client.ehlo()
-        if settings.smtp_username:
-            client.login(settings.smtp_username, settings.smtp_password or "")
-        client.send_message(message)
+    core_mail.send_message(message, settings, timeout=SMTP_TIMEOUT_SECONDS)
     log.info("email sent to=%s subject=%s", email.to, email.subject)

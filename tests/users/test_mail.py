@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bookme.core import mail as core_mail
 from bookme.users import mail
 from bookme.users.tasks import send_email
 from tests.plugins.smtp import make_smtp_server, point_app_at
@@ -104,7 +105,7 @@ def _server_context(certificate):
 def trust_test_ca(certificate, monkeypatch):
     """The client verifies certificates as in production, trusting only the test CA."""
     monkeypatch.setattr(
-        mail, "tls_context", lambda: ssl.create_default_context(cafile=str(certificate[0]))
+        core_mail, "tls_context", lambda: ssl.create_default_context(cafile=str(certificate[0]))
     )
 
 
