@@ -12,19 +12,18 @@ never wait on each other's index entries.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Response, current_app
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.dialects.postgresql import TSTZRANGE, Range
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bookme.bookings import idempotency
 from bookme.bookings.models import (
@@ -32,7 +31,6 @@ from bookme.bookings.models import (
     NO_OVERLAP,
     Booking,
     BookingEvent,
-    ManageToken,
 )
 from bookme.bookings.schemas import (
     BookingSchema,
@@ -209,41 +207,30 @@ def _expire_holds(
     tenant: tenancy.TenantRef,
     now: datetime,
     blocked: Range[datetime],
-    service_id: uuid.UUID,
-    staff_ids: list[uuid.UUID] | None,
-) -> None:
-    """Cancel expired holds overlapping `blocked`, so an expired hold never blocks a booking.
+    staff_ids: list[uuid.UUID],
+) -> int:
+    """Cancel expired holds of `staff_ids` overlapping `blocked`, so they never block a booking.
 
     SKIP LOCKED: a hold another transaction is cancelling (or paying) right now is left to it;
-    our insert then waits for that transaction if it must.
+    an insert then waits for that transaction if it must.
     """
-    staff_filter = (
-        "staff_id = ANY(:staff_ids)"
-        if staff_ids is not None
-        else "staff_id IN (SELECT staff_id FROM staff_services WHERE service_id = :service_id)"
-    )
     rows = session().execute(
         sa.text(
-            f"""
+            """
             UPDATE bookings SET status = 'cancelled', cancellation_reason = :reason,
                    cancelled_at = :now, updated_at = :now
              WHERE id IN (SELECT id FROM bookings
                            WHERE status = 'pending' AND payment_due_at <= :now
-                             AND blocked && :blocked AND {staff_filter}
+                             AND blocked && :blocked AND staff_id = ANY(:staff_ids)
                            FOR UPDATE SKIP LOCKED)
             RETURNING id
-            """  # noqa: S608 - staff_filter is one of two literals above
+            """
         ).bindparams(sa.bindparam("blocked", type_=TSTZRANGE)),
-        {
-            "reason": EXPIRED_HOLD_REASON,
-            "now": now,
-            "blocked": blocked,
-            "service_id": service_id,
-            "staff_ids": staff_ids or [],
-        },
+        {"reason": EXPIRED_HOLD_REASON, "now": now, "blocked": blocked, "staff_ids": staff_ids},
     ).scalars().all()
     if rows:
         _after_expiry(tenant=tenant, now=now, booking_ids=list(rows))
+    return len(rows)
 
 
 def _after_expiry(*, tenant: tenancy.TenantRef, now: datetime, booking_ids: list[uuid.UUID]) -> None:
@@ -344,10 +331,39 @@ def _unavailable(
     )
 
 
+# One round trip writes the booking, its audit row and its public token index entry; when the
+# booking conflicts (ON CONFLICT DO NOTHING: no row), the other two insert nothing either.
+_INSERT = sa.text(
+    """
+    WITH b AS (
+        INSERT INTO bookings (id, service_id, staff_id, customer_id, starts_at, ends_at, blocked,
+                              status, source, price, currency, notes, payment_status,
+                              amount_paid, payment_due_at, manage_token_hash,
+                              manage_token_encrypted, created_at, updated_at)
+        VALUES (:id, :service_id, :staff_id, :customer_id, :starts_at, :ends_at, :blocked,
+                :status, :source, :price, :currency, :notes, 'none', 0, :payment_due_at,
+                :manage_token_hash, :manage_token_encrypted, :now, :now)
+        ON CONFLICT DO NOTHING
+        RETURNING *
+    ), token AS (
+        INSERT INTO public.manage_tokens (token_hash, tenant_id, booking_id, created_at)
+        SELECT manage_token_hash, :tenant_id, id, created_at FROM b
+    ), audit AS (
+        INSERT INTO booking_events (booking_id, type, from_status, to_status, actor, data,
+                                    created_at)
+        SELECT id, 'created', NULL, status, CAST(:actor AS jsonb), CAST(:data AS jsonb),
+               created_at
+          FROM b
+    )
+    SELECT * FROM b
+    """
+).bindparams(sa.bindparam("blocked", type_=TSTZRANGE))
+
+
 def _insert(values: dict[str, Any]) -> Booking | None:
     """The booking, or None when an overlapping active booking (committed or racing) exists."""
-    stmt = pg_insert(Booking).values(**values).on_conflict_do_nothing().returning(Booking)
-    return session().scalars(stmt).first()
+    stmt = sa.select(Booking).from_statement(_INSERT)
+    return session().scalars(stmt, values).first()
 
 
 def _book(
@@ -362,20 +378,22 @@ def _book(
     notes: str | None,
     source: str,
 ) -> tuple[Booking, str]:
-    """Check and insert one booking in the current transaction; returns it and its token."""
+    """Check and insert one booking in the current transaction; returns it and its token.
+
+    The availability SQL already ignores expired holds; only when an insert then meets one
+    (no row back) are the expired holds in the way cancelled, and the insert tried again.
+    """
     service = _service(service_id)
-    staff = _staff(staff_id) if staff_id is not None else None
     ends_at, blocked = _blocked(service, starts_at)
     requested = [staff_id] if staff_id is not None else None
-    _expire_holds(
-        tenant=tenant, now=now, blocked=blocked, service_id=service_id, staff_ids=requested
-    )
     candidates = _free_staff(
         tenant=tenant, service_id=service_id, starts_at=starts_at, staff_ids=requested, now=now
     )
+    if not candidates:
+        staff = _staff(staff_id) if staff_id is not None else None
+        raise _unavailable(tenant=tenant, service=service, staff=staff, starts_at=starts_at)
     status, hold_until = initial_terms(tenant=tenant, service=service, source=source, now=now)
     token = crypto.new_token()
-    token_hash = crypto.token_hash(token)
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "service_id": service.id,
@@ -388,28 +406,26 @@ def _book(
         "price": service.price,
         "currency": service.currency,
         "notes": notes or None,
-        "payment_status": "none",
-        "amount_paid": Decimal("0.00"),
         "payment_due_at": hold_until,
-        "manage_token_hash": token_hash,
+        "manage_token_hash": crypto.token_hash(token),
         "manage_token_encrypted": crypto.encrypt(token),
-        "created_at": now,
-        "updated_at": now,
+        "now": now,
+        "tenant_id": tenant.id,
+        "actor": json.dumps(actor.as_dict()),
     }
     booking = None
     for candidate in candidates:
-        booking = _insert({**values, "staff_id": candidate})
+        data = {"source": source, "starts_at": _utc(starts_at), "staff_id": str(candidate)}
+        attempt = {**values, "staff_id": candidate, "data": json.dumps(data)}
+        booking = _insert(attempt)
+        if booking is None and _expire_holds(
+            tenant=tenant, now=now, blocked=blocked, staff_ids=[candidate]
+        ):
+            booking = _insert(attempt)
         if booking is not None:
             break
     if booking is None:
-        if candidates:
-            raise errors.SlotUnavailable("This time was just taken; pick another.")
-        raise _unavailable(tenant=tenant, service=service, staff=staff, starts_at=starts_at)
-    session().add(
-        ManageToken(token_hash=token_hash, tenant_id=tenant.id, booking_id=booking.id, created_at=now)
-    )
-    data = {"source": source, "starts_at": _utc(starts_at), "staff_id": str(booking.staff_id)}
-    _record(booking, "created", actor=actor, now=now, from_status=None, data=data)
+        raise errors.SlotUnavailable("This time was just taken; pick another.")
     _emit(CREATED, booking, tenant=tenant, actor=actor, now=now, data=data)
     return booking, token
 
@@ -638,9 +654,7 @@ def _move(
     staff = _staff(target)
     service = _service(booking.service_id)
     ends_at, blocked = _blocked(service, starts_at)
-    _expire_holds(
-        tenant=tenant, now=now, blocked=blocked, service_id=service.id, staff_ids=[target]
-    )
+    _expire_holds(tenant=tenant, now=now, blocked=blocked, staff_ids=[target])
     _lock_staff(target)
     free = _free_staff(
         tenant=tenant,
@@ -767,10 +781,10 @@ def tenant_for_manage_token(token: str) -> tenancy.TenantRef:
 
 
 def cancellation_cutoff_hours(tenant: tenancy.TenantRef) -> int:
-    from bookme.tenants.models import Tenant
+    """The tenant's `cancellation_cutoff_hours` setting (24 unless set)."""
+    from bookme.tenants.service import get_settings
 
-    settings = session().scalar(sa.select(Tenant.settings).where(Tenant.id == tenant.id)) or {}
-    value = settings.get("cancellation_cutoff_hours", DEFAULT_CANCELLATION_CUTOFF_HOURS)
+    value = get_settings(tenant).get("cancellation_cutoff_hours")
     return value if isinstance(value, int) and value >= 0 else DEFAULT_CANCELLATION_CUTOFF_HOURS
 
 

@@ -191,7 +191,7 @@ def test_the_customer_reschedules_to_a_listed_time(client, salon, booked):
 def test_a_suspended_business_answers_no_manage_link(client, salon, booked):
     from bookme.tenants.service import set_status
 
-    set_status(slug=salon.tenant.slug, status="suspended")
+    set_status(slug=salon.tenant.slug, status="suspended", now=NOW)
     response = client.get(f"/api/v1/public/bookings/{booked['manage_token']}")
     assert response.status_code == 403
     assert response.get_json()["code"] == "tenant_suspended"
