@@ -35,6 +35,19 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
             return Response(status=204)
         return None
 
+    def _retry_after_floor(response: Response) -> Response:
+        # flask-limiter truncates the wait to whole seconds and can say 0 in a window's last
+        # second; a client told to retry after 0 s just hits the limit again.
+        if response.status_code == 429:
+            value = response.headers.get("Retry-After", "")
+            if not value.isdigit() or int(value) < 1:
+                response.headers["Retry-After"] = "1"
+        return response
+
+    # after_request functions run last-registered-first: this one must run after the
+    # limiter's own header injection, so it goes to the front of the list.
+    app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_floor)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
