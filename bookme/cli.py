@@ -304,5 +304,20 @@ def demo_seed_command(slug: str, no_accounts: bool) -> None:
         click.echo(f"demo {role} login: {email} / {password}")
 
 
+@tenants_cli.command("spares")
+@click.option("--count", type=click.IntRange(0, 200), help="How many to keep ready (default 5).")
+def spares_command(count: int | None) -> None:
+    """Build spare tenant schemas ahead of signups; drop those of older revisions.
+
+    Provisioning claims and renames a spare (one statement) instead of building a schema.
+    `flask db upgrade` and a periodic job keep the default number ready.
+    """
+    from bookme.tenants import schema
+
+    wanted = schema.SPARE_SCHEMAS if count is None else count
+    schema.top_up_spares(schema.engine_of_session(), count=wanted, echo=click.echo)
+    click.echo(f"{wanted} or more spare schema(s) ready at {schema.tenant_head()}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(bookme_cli)

@@ -74,3 +74,21 @@ class TenantEvent(Base):
     actor: Mapped[str | None] = mapped_column(sa.String(320))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     created_at: Mapped[created_at]
+
+
+class SpareSchema(Base):
+    """A tenant schema built ahead of time at `revision`: provisioning claims one and renames it.
+
+    Building a schema is the slow part of signing a business up (tens of DDL statements); the
+    periodic top-up and `flask db upgrade` keep a few ready, so a signup costs one rename.
+    """
+
+    __tablename__ = "spare_schemas"
+    __table_args__ = (
+        sa.CheckConstraint("schema_name ~ '^spare_[0-9a-f]{32}$'", name="schema_name_format"),
+        {"schema": "public"},
+    )
+
+    schema_name: Mapped[str] = mapped_column(sa.String(63), primary_key=True)
+    revision: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[created_at]

@@ -6,7 +6,9 @@ import contextlib
 import functools
 import io
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -57,8 +59,12 @@ def tenant_head() -> str:
     return head
 
 
+SPARE_RE = re.compile(r"^spare_[0-9a-f]{32}$")
+SPARE_SCHEMAS = 5  # kept ready by `flask db upgrade` and the periodic top-up
+
+
 def _checked(schema: str) -> str:
-    if not SCHEMA_RE.match(schema):
+    if not (SCHEMA_RE.match(schema) or SPARE_RE.match(schema)):
         raise ValueError(f"refusing unexpected schema name {schema!r}")
     return schema
 
@@ -135,8 +141,8 @@ def _new_schema_sql(directory: Path, head: str) -> str | None:
     return buffer.getvalue()
 
 
-def create_schema(connection: sa.Connection, schema: str) -> None:
-    """Create a tenant's schema with its tables at head, in the caller's transaction.
+def build_schema(connection: sa.Connection, schema: str) -> None:
+    """Create `schema` with every tenant table at head, in the caller's transaction.
 
     One round trip: the schema, the search_path and the pre-rendered DDL as one script
     (several statements need the driver's cursor without parameters). The caller's
@@ -160,6 +166,86 @@ def create_schema(connection: sa.Connection, schema: str) -> None:
         ) from exc
     finally:
         cursor.close()
+
+
+_CLAIM_SPARE = sa.text(
+    """
+    DELETE FROM public.spare_schemas
+     WHERE schema_name = (SELECT schema_name FROM public.spare_schemas WHERE revision = :head
+                          ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING schema_name
+    """
+)
+
+
+def create_schema(connection: sa.Connection, schema: str) -> bool:
+    """Give a new tenant its schema at head, in the caller's transaction; True if a spare.
+
+    A spare schema built ahead at the same head is claimed and renamed (one statement); with
+    none ready, the schema is built now. Either way a rollback leaves nothing behind: the
+    spare goes back to the pool under its old name. The search_path is left on `schema`.
+    """
+    schema = _checked(schema)
+    spare = connection.execute(_CLAIM_SPARE, {"head": tenant_head()}).scalar()
+    if spare is None:
+        build_schema(connection, schema)
+        return False
+    connection.exec_driver_sql(f'ALTER SCHEMA "{_checked(spare)}" RENAME TO "{schema}"')
+    connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}", public')
+    return True
+
+
+def engine_of_session() -> sa.Engine:
+    """The engine the app's session uses (the CLI and jobs commit on their own connections)."""
+    from bookme.core.db import session
+
+    bind = session().get_bind()
+    return bind.engine if isinstance(bind, sa.Connection) else bind  # type: ignore[return-value]
+
+
+def top_up_spares(
+    engine: sa.Engine, count: int = SPARE_SCHEMAS, echo: Callable[[str], None] = print
+) -> dict[str, int]:
+    """Drop spare schemas left at another revision and build new ones until `count` are ready.
+
+    One transaction per spare, each holding an advisory lock, so concurrent top-ups (a
+    scheduler tick during a release) do not overfill.
+    """
+    head = tenant_head()
+    dropped = built = 0
+    with engine.begin() as conn:
+        stale = conn.execute(
+            sa.text(
+                "SELECT schema_name FROM public.spare_schemas WHERE revision <> :head"
+                " FOR UPDATE SKIP LOCKED"
+            ),
+            {"head": head},
+        ).scalars().all()
+        for name in stale:
+            drop_schema(conn, name)
+            conn.execute(
+                sa.text("DELETE FROM public.spare_schemas WHERE schema_name = :n"), {"n": name}
+            )
+            dropped += 1
+    while True:
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('bookme.spare_schemas'))"))
+            ready = conn.execute(
+                sa.text("SELECT count(*) FROM public.spare_schemas WHERE revision = :head"),
+                {"head": head},
+            ).scalar_one()
+            if ready >= count:
+                break
+            name = f"spare_{uuid.uuid4().hex}"
+            build_schema(conn, name)
+            conn.execute(
+                sa.text("INSERT INTO public.spare_schemas (schema_name, revision) VALUES (:n, :r)"),
+                {"n": name, "r": head},
+            )
+            built += 1
+    if dropped or built:
+        echo(f"spare tenant schemas: {dropped} dropped (older revision), {built} built at {head}")
+    return {"dropped": dropped, "built": built}
 
 
 def drop_schema(connection: sa.Connection, schema: str) -> None:
@@ -214,4 +300,6 @@ def upgrade_all(
         echo(f"  [{index}/{len(pending)}] {row.slug}: {previous or 'base'} -> {head}")
     if pending:
         echo(f"tenant schemas: {done} migrated in {time.monotonic() - started:.1f}s")
+    if target == "head":
+        top_up_spares(engine, echo=echo)
     return {"total": len(rows), "migrated": done}

@@ -237,11 +237,13 @@ def resolve(host: str | None, header_slug: str | None, base_domain: str) -> tena
     host = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).rstrip(".")[:253]
     slug = None
     suffix = "." + base_domain.lower().rstrip(".")
-    if host.endswith(suffix) and "." not in host[: -len(suffix)]:
-        slug = host[: -len(suffix)] or None
+    label = host[: -len(suffix)] if host.endswith(suffix) else ""
+    # `api.<base>`, `www.<base>`…: the platform's own hosts (reserved slugs), not tenants.
+    if label and "." not in label and label not in RESERVED_SLUGS:
+        slug = label
     if slug is None:
         slug = (header_slug or "").strip().lower()[:64] or None
-    row = session().execute(_RESOLVE, {"slug": slug or "", "host": host}).first()
+    row = session().connection().execute(_RESOLVE, {"slug": slug or "", "host": host}).first()
     if row is None:
         if slug is None:
             raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")

@@ -85,6 +85,17 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_tenant_events_tenant_id"), "tenant_events", ["tenant_id"], schema="public")
     op.create_table(
+        "spare_schemas",
+        sa.Column("schema_name", sa.String(63), nullable=False),
+        sa.Column("revision", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "schema_name ~ '^spare_[0-9a-f]{32}$'", name=op.f("ck_spare_schemas_schema_name_format")
+        ),
+        sa.PrimaryKeyConstraint("schema_name", name=op.f("pk_spare_schemas")),
+        schema="public",
+    )
+    op.create_table(
         "users",
         sa.Column("id", pg.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("email", sa.String(320), nullable=False),
@@ -174,7 +185,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "one_time_tokens", "token_revocations", "refresh_tokens", "memberships", "users",
-        "tenant_events", "tenant_domains", "tenants",
+        "spare_schemas", "tenant_events", "tenant_domains", "tenants",
     ):  # fmt: skip
         op.drop_table(table, schema="public")
     op.execute("DROP FUNCTION IF EXISTS public.bookme_fold(text)")

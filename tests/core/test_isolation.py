@@ -188,18 +188,23 @@ def test_the_marker_check_catches_a_forgotten_decorator():
     ]
 
 
-def test_token_bearing_routes_refuse_a_tampered_token_before_the_body(app, client, tenant):
-    """A token signed with another key is 401 on every route that takes one, whatever the body."""
+def test_token_bearing_routes_refuse_a_tampered_token_before_the_body(app, client, tenant, other_tenant):
+    """Forged, unsigned or edited tokens are 401 on every route taking one, whatever the body."""
+    import base64
+
     import jwt as pyjwt
 
     claims = pyjwt.decode(tenant.owner.token, options={"verify_signature": False})
     forged = pyjwt.encode(claims, "not-the-key-" + "z" * 40, algorithm="HS256")
     unsigned = pyjwt.encode(claims, None, algorithm="none")
+    header, _, signature = tenant.owner.token.split(".")
+    as_b = json.dumps({**claims, "sub": str(other_tenant.owner.user_id)}).encode()
+    edited = ".".join([header, base64.urlsafe_b64encode(as_b).rstrip(b"=").decode(), signature])
     failures = []
     for rule, method in routes(app, "member", "authenticated", "slug_member"):
         path = _fill(rule, [tenant.owner.user_id, tenant.id], slug=tenant.slug)
         body = json.dumps(_random_body(path)) if method in BODY_METHODS else None
-        for token in (forged, unsigned):
+        for token in (forged, unsigned, edited):
             response = client.open(path, method=method, data=body, content_type="application/json",
                                    headers={"Authorization": f"Bearer {token}", "X-Tenant": tenant.slug})  # fmt: skip
             if response.status_code != 401:

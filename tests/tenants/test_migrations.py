@@ -79,8 +79,12 @@ def committed(app, scratch) -> Iterator[sa.Engine]:
         fsa.session.remove()
         fsa.session = original
         with engine.begin() as conn:
-            for (schema,) in conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")):
+            # Tenants, and spares (some tests build them at revisions of temporary chains).
+            for (schema,) in conn.execute(sa.text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'spare\\_%'"
+            )):  # fmt: skip
                 conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            conn.execute(sa.text("DELETE FROM public.spare_schemas"))
             conn.execute(sa.text("DELETE FROM public.tenants"))
             conn.execute(sa.text("DELETE FROM public.users"))
 
@@ -143,6 +147,7 @@ def _make(slugs: list[str]) -> None:
 def test_db_upgrade_migrates_public_first_then_every_tenant_with_progress(committed, scratch, tmp_path):
     first = scratch["first_upgrade"]
     assert first.index("Running upgrade  -> p0001") < first.index("tenant schemas: 0 total")
+    assert f"{tenant_schema.SPARE_SCHEMAS} built at {tenant_schema.tenant_head()}" in first
     head = tenant_schema.tenant_head()
     with tenant_schema.using_migrations(_migrations(tmp_path, upto="t0001")):
         _make(["old-salon"])
@@ -268,16 +273,22 @@ def test_a_failing_provisioning_leaves_nothing_behind(committed, tmp_path, failu
     assert _leftovers(committed) == before == {"tenants": 0, "events": 0, "memberships": 0, "schemas": 0}
 
 
-def test_provisioning_by_script_builds_the_same_schema_as_running_each_migration(db):
+def test_every_way_of_provisioning_builds_the_same_schema(db):
+    """Pre-rendered script, claimed spare, migration by migration: one catalog."""
     from bookme.core.db import session
 
     conn = session().connection()
-    fast, slow = (f"tenant_{uuid.uuid4().hex}" for _ in range(2))
-    tenant_schema.create_schema(conn, fast)
-    conn.exec_driver_sql(f'CREATE SCHEMA "{slow}"')
-    tenant_schema.migrate_schema(conn, slow)
-    assert _catalog(conn, fast) == _catalog(conn, slow)
-    assert len(_catalog(conn, fast)["columns"]) > 50
+    built, renamed, migrated = (f"tenant_{uuid.uuid4().hex}" for _ in range(3))
+    tenant_schema.build_schema(conn, built)
+    spare = f"spare_{uuid.uuid4().hex}"
+    tenant_schema.build_schema(conn, spare)
+    conn.exec_driver_sql(f'ALTER SCHEMA "{spare}" RENAME TO "{renamed}"')
+    conn.exec_driver_sql(f'CREATE SCHEMA "{migrated}"')
+    tenant_schema.migrate_schema(conn, migrated)
+    reference = _catalog(conn, migrated)
+    assert len(reference["columns"]) > 50
+    assert _catalog(conn, built) == reference
+    assert _catalog(conn, renamed) == reference
 
 
 def _catalog(conn: sa.Connection, schema: str) -> dict[str, Any]:
@@ -327,3 +338,93 @@ def test_provisioning_refuses_a_slug_already_taken_without_touching_anything(com
     with pytest.raises(errors.SlugTaken):
         service.create_tenant(slug="taken-salon", name="Again")
     assert _leftovers(committed) == before
+
+
+# --- spare schemas ------------------------------------------------------------------------------
+
+
+def _spares(engine: sa.Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            sa.text("SELECT schema_name, revision FROM public.spare_schemas ORDER BY created_at")
+        )]  # fmt: skip
+
+
+def _schema_exists(engine: sa.Engine, name: str) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(
+            sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"), {"n": name}
+        ).scalar_one())  # fmt: skip
+
+
+def test_provisioning_claims_a_ready_spare_schema(committed):
+    tenant_schema.top_up_spares(committed, count=2, echo=lambda line: None)
+    spares = _spares(committed)
+    assert len(spares) >= 2
+    _make(["quick-salon"])
+    tenant = service.get_by_slug("quick-salon")
+    left = _spares(committed)
+    assert len(left) == len(spares) - 1
+    claimed = ({name for name, _ in spares} - {name for name, _ in left}).pop()
+    assert not _schema_exists(committed, claimed)
+    with committed.connect() as conn:
+        assert _version(conn, "quick-salon") == (tenant_schema.tenant_head(),) * 2
+        tables = conn.execute(sa.text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"
+        ), {"s": tenant.schema_name}).scalar_one()  # fmt: skip
+    assert tables > 10
+
+
+def test_a_failed_provisioning_gives_the_claimed_spare_back(committed, monkeypatch):
+    tenant_schema.top_up_spares(committed, count=1, echo=lambda line: None)
+    before = _spares(committed)
+    real = tenant_schema.create_schema
+    claimed: list[bool] = []
+
+    def claim_then_fail(connection, schema):
+        claimed.append(real(connection, schema))
+        raise RuntimeError("the next step failed")
+
+    monkeypatch.setattr(tenant_schema, "create_schema", claim_then_fail)
+    with pytest.raises(RuntimeError):
+        _make(["unlucky-salon"])
+    assert claimed == [True]
+    assert _spares(committed) == before
+    assert all(_schema_exists(committed, name) for name, _ in before)
+    assert _leftovers(committed)["tenants"] == 0
+
+
+def test_spares_of_an_older_revision_are_never_claimed_and_get_replaced(committed, tmp_path):
+    tenant_schema.top_up_spares(committed, count=2, echo=lambda line: None)
+    old = _spares(committed)
+    newer = _migrations(tmp_path, extra="    op.add_column('services', sa.Column('flag', sa.Boolean))")
+    with tenant_schema.using_migrations(newer):
+        _make(["newer-salon"])  # built now: the spares are at the previous head
+        assert _spares(committed) == old
+        lines: list[str] = []
+        result = tenant_schema.top_up_spares(committed, count=2, echo=lines.append)
+    assert result == {"dropped": len(old), "built": 2}
+    assert lines == [f"spare tenant schemas: {len(old)} dropped (older revision), 2 built at {EXTRA}"]
+    assert [revision for _, revision in _spares(committed)] == [EXTRA, EXTRA]
+    assert not any(_schema_exists(committed, name) for name, _ in old)
+    with committed.connect() as conn:
+        assert _version(conn, "newer-salon") == (EXTRA, EXTRA)
+        assert _has_column(conn, "newer-salon", "services", "flag")
+    # Back at the real head, the next top-up replaces them again.
+    assert tenant_schema.top_up_spares(committed, count=2, echo=lambda line: None)["dropped"] == 2
+
+
+def test_the_spares_command_and_the_periodic_job_top_the_pool_up(app, committed):
+    from bookme.core import periodic
+    from bookme.tenants import tasks
+
+    assert "tenants.top_up_spare_schemas" in {job.name for job in periodic.jobs()}
+    result = app.test_cli_runner().invoke(args=["bookme", "tenants", "spares", "--count", "7"])
+    assert result.exit_code == 0, result.output
+    assert len([1 for _, rev in _spares(committed) if rev == tenant_schema.tenant_head()]) >= 7
+    with committed.begin() as conn:
+        for name, _ in _spares(committed):
+            tenant_schema.drop_schema(conn, name)
+        conn.execute(sa.text("DELETE FROM public.spare_schemas"))
+    tasks.top_up_spare_schemas()
+    assert len(_spares(committed)) == tenant_schema.SPARE_SCHEMAS

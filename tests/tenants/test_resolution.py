@@ -83,6 +83,14 @@ def test_the_host_wins_over_x_tenant(client, tenant, other_tenant, route):
     assert client.get(route, headers=headers).status_code == 403
 
 
+def test_the_platforms_own_subdomains_defer_to_x_tenant(client, tenant, route):
+    for host in (f"api.{BASE}", f"www.{BASE}"):
+        headers = {**tenant.owner.headers, "Host": host, "X-Tenant": tenant.slug}
+        assert client.get(route, headers=headers).status_code == 200, host
+        response = client.get(route, headers={**tenant.owner.headers, "Host": host})
+        assert response.get_json()["code"] == "tenant_required"
+
+
 def test_no_tenant_is_400_tenant_required(client, tenant, route):
     for host in ("localhost", BASE, f"a.b.{BASE}"):
         response = client.get(route, headers={**tenant.owner.headers, "Host": host})
