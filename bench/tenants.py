@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +121,9 @@ def extra_migrations(directory: Path) -> Path:
     from bookme.tenants import schema as tenant_schema
 
     dest = directory / "tenant"
-    shutil.copytree(tenant_schema.TENANT_MIGRATIONS_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        tenant_schema.TENANT_MIGRATIONS_DIR, dest, ignore=shutil.ignore_patterns("__pycache__")
+    )
     head = tenant_schema.tenant_head()
     (dest / "versions" / f"{EXTRA_REVISION}_bench_additive.py").write_text(
         '"""Benchmark only: an additive change."""\n\n'
@@ -203,9 +204,15 @@ def main() -> None:
         took, _ = flask_cli("db", "upgrade")
         print(f"public migrations on an empty database: {took:.1f} s")
         settings = Settings.from_env(
-            {}, env="development", database_url=DATABASE_URL, redis_url=REDIS_URL,
-            secret_key=SECRET, jwt_secret_key=SECRET, base_domain=BASE_DOMAIN, log_json=False,
-        )  # fmt: skip
+            {},
+            env="development",
+            database_url=DATABASE_URL,
+            redis_url=REDIS_URL,
+            secret_key=SECRET,
+            jwt_secret_key=SECRET,
+            base_domain=BASE_DOMAIN,
+            log_json=False,
+        )
         app = create_app(settings, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 8, "max_overflow": 4})
         import logging
 
@@ -216,37 +223,51 @@ def main() -> None:
         # 1. provisioning, one at a time: claiming a spare schema, then building one
         engine = sa.create_engine(DATABASE_URL)
         quiet = lambda line: None  # noqa: E731
-        print(f"\n1. provisioning, {args.provision} tenants each way, one at a time "
-              f"(tenant branch at {tenant_schema.tenant_head()}):")  # fmt: skip
+        print(
+            f"\n1. provisioning, {args.provision} tenants each way, one at a time "
+            f"(tenant branch at {tenant_schema.tenant_head()}):"
+        )
         with app.app_context():
             for way in ("spare schema ready", "no spare: built"):
                 samples = []
                 for index in range(args.provision):
                     number = index if way.startswith("spare") else args.provision + index
                     # untimed: a spare is ready (as the periodic top-up keeps it), or none is
-                    tenant_schema.top_up_spares(engine, count=1 if way.startswith("spare") else 0, echo=quiet)
+                    tenant_schema.top_up_spares(
+                        engine, count=1 if way.startswith("spare") else 0, echo=quiet
+                    )
                     if not way.startswith("spare"):
                         with engine.begin() as conn:
-                            for (name,) in conn.execute(sa.text("DELETE FROM public.spare_schemas RETURNING schema_name")):
+                            for (name,) in conn.execute(
+                                sa.text("DELETE FROM public.spare_schemas RETURNING schema_name")
+                            ):
                                 tenant_schema.drop_schema(conn, name)
                     started = time.perf_counter()
-                    create_tenant(slug=f"bench-{number:05d}", name=f"Bench {number}",
-                                  owner_id=None, actor="bench")  # fmt: skip
+                    create_tenant(
+                        slug=f"bench-{number:05d}",
+                        name=f"Bench {number}",
+                        owner_id=None,
+                        actor="bench",
+                    )
                     samples.append((time.perf_counter() - started) * 1000)
                 median = statistics.median(samples)
-                print(f"   {way:<20} median {median:.1f} ms, p95 {pct(samples, 0.95):.1f} ms, "
-                      f"min {min(samples):.1f}, max {max(samples):.1f}  "
-                      f"[target median <= 150 ms: {verdict(median, 150)}]")  # fmt: skip
+                print(
+                    f"   {way:<20} median {median:.1f} ms, p95 {pct(samples, 0.95):.1f} ms, "
+                    f"min {min(samples):.1f}, max {max(samples):.1f}  "
+                    f"[target median <= 150 ms: {verdict(median, 150)}]"
+                )
         provisioned = 2 * args.provision
 
         # 2. the rest, with a domain each
         started = time.perf_counter()
         provision_rest(app, provisioned, args.tenants)
         with engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO public.tenant_domains (tenant_id, domain)"
-                " SELECT id, slug || '.example.com' FROM public.tenants"
-            ))  # fmt: skip
+            conn.execute(
+                sa.text(
+                    "INSERT INTO public.tenant_domains (tenant_id, domain)"
+                    " SELECT id, slug || '.example.com' FROM public.tenants"
+                )
+            )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
         with engine.connect() as conn:
@@ -254,14 +275,18 @@ def main() -> None:
             schemas = conn.execute(
                 sa.text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
             ).scalar_one()
-        print(f"\n2. setup: {count} tenants, {schemas} tenant schemas, "
-              f"{time.perf_counter() - started:.0f} s (4 threads, not a measurement)")  # fmt: skip
+        print(
+            f"\n2. setup: {count} tenants, {schemas} tenant schemas, "
+            f"{time.perf_counter() - started:.0f} s (4 threads, not a measurement)"
+        )
 
         # 3. flask db upgrade, nothing to do
         took, output = flask_cli("db", "upgrade")
         assert f"tenant schemas: {count} total, 0 to migrate" in output, output[-2000:]
-        print(f"\n3. `flask db upgrade` with nothing to do over {count} tenant schemas: {took:.2f} s "
-              f"(whole process)  [target <= 10 s: {verdict(took, 10)}]")  # fmt: skip
+        print(
+            f"\n3. `flask db upgrade` with nothing to do over {count} tenant schemas: {took:.2f} s "
+            f"(whole process)  [target <= 10 s: {verdict(took, 10)}]"
+        )
 
         # 4. flask db upgrade, one additive revision over every tenant schema
         migrations = extra_migrations(workdir)
@@ -273,22 +298,28 @@ def main() -> None:
                 sa.text("SELECT count(*) FROM public.tenants WHERE schema_revision = :r"),
                 {"r": EXTRA_REVISION},
             ).scalar_one()
-        print(f"\n4. `flask db upgrade` with an additive revision over {count} tenant schemas: "
-              f"{took:.1f} s (whole process; the tenant loop {inner} s, "
-              f"{float(inner) / count * 1000:.1f} ms a schema); {done} at {EXTRA_REVISION}  "
-              f"[target <= 60 s: {verdict(took, 60)}]")  # fmt: skip
+        print(
+            f"\n4. `flask db upgrade` with an additive revision over {count} tenant schemas: "
+            f"{took:.1f} s (whole process; the tenant loop {inner} s, "
+            f"{float(inner) / count * 1000:.1f} ms a schema); {done} at {EXTRA_REVISION}  "
+            f"[target <= 60 s: {verdict(took, 60)}]"
+        )
         engine.dispose()
 
         # 5. resolution
         timings = measure_resolution(app, args.resolve)
-        print(f"\n5. tenant resolution added to a request ({args.resolve} each, {count} tenants "
-              "and domains; query + SET LOCAL search_path):")  # fmt: skip
+        print(
+            f"\n5. tenant resolution added to a request ({args.resolve} each, {count} tenants "
+            "and domains; query + SET LOCAL search_path):"
+        )
         worst = 0.0
         for label, values in timings.items():
             med, p95 = statistics.median(values), pct(values, 0.95)
             worst = max(worst, med)
-            print(f"   {label:<28} median {med * 1000:.0f} µs, p95 {p95 * 1000:.0f} µs, "
-                  f"p99 {pct(values, 0.99) * 1000:.0f} µs")  # fmt: skip
+            print(
+                f"   {label:<28} median {med * 1000:.0f} µs, p95 {p95 * 1000:.0f} µs, "
+                f"p99 {pct(values, 0.99) * 1000:.0f} µs"
+            )
         print(f"   [target <= 1 ms: {verdict(worst, 1.0)}]")
         from bookme.extensions import db
 

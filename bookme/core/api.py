@@ -47,7 +47,9 @@ class Api(_Api):
 
     def _init_spec(self, *args: Any, **kwargs: Any) -> None:
         super()._init_spec(*args, **kwargs)
-        self.spec.components.parameter("XTenant", "header", {"name": "X-Tenant", **X_TENANT_PARAMETER})
+        self.spec.components.parameter(
+            "XTenant", "header", {"name": "X-Tenant", **X_TENANT_PARAMETER}
+        )
 
     def _register_error_handlers(self) -> None:  # errors.register owns this
         return None
@@ -227,9 +229,7 @@ class QuerySchema(Schema):
 
 def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.String:  # noqa: N802
     """A string with a maximum length, stated in the OpenAPI schema."""
-    return ma.fields.String(
-        validate=ma.validate.Length(min=min_length, max=max_length), **kwargs
-    )
+    return ma.fields.String(validate=ma.validate.Length(min=min_length, max=max_length), **kwargs)
 
 
 class AwareDateTime(ma.fields.AwareDateTime):
@@ -301,7 +301,7 @@ class TimeZone(ma.fields.String):
 class Money(ma.fields.String):
     """A non-negative decimal string with at most two places (`"150.00"`)."""
 
-    default_error_messages = {"invalid": "Expected a non-negative amount like \"150.00\"."}
+    default_error_messages = {"invalid": 'Expected a non-negative amount like "150.00".'}
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:

@@ -63,9 +63,7 @@ SlugTaken = _error(409, "slug_taken", "Slug taken")
 EmailTaken = _error(409, "email_taken", "Email taken")
 DomainTaken = _error(409, "domain_taken", "Domain taken")
 IdempotencyInProgress = _error(409, "idempotency_in_progress", "Idempotency key in progress")
-CancellationWindowPassed = _error(
-    409, "cancellation_window_passed", "Cancellation window passed"
-)
+CancellationWindowPassed = _error(409, "cancellation_window_passed", "Cancellation window passed")
 PayloadTooLarge = _error(413, "payload_too_large", "Payload too large")
 UnsupportedMediaType = _error(415, "unsupported_media_type", "Unsupported media type")
 ValidationFailed = _error(422, "validation_error", "Validation error")
@@ -145,7 +143,13 @@ def problem(
 
 def render(error: BookMeError) -> Response:
     return problem(
-        error.status, error.code, error.title, error.detail, error.errors, error.headers, error.extra
+        error.status,
+        error.code,
+        error.title,
+        error.detail,
+        error.errors,
+        error.headers,
+        error.extra,
     )
 
 

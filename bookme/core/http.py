@@ -54,8 +54,8 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
         headers["X-Request-ID"] = request_id()
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer" if request.path.startswith("/m/") else (
-            "strict-origin-when-cross-origin"
+        headers["Referrer-Policy"] = (
+            "no-referrer" if request.path.startswith("/m/") else ("strict-origin-when-cross-origin")
         )
         csp = headers.get("Content-Security-Policy")
         if not csp:

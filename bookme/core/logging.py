@@ -50,9 +50,11 @@ def configure(json_logs: bool, level: int = logging.INFO) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._bookme = True  # type: ignore[attr-defined]
-    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    ))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_logs
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root.addHandler(handler)
     root.setLevel(level)
     # Alembic announces each autogenerate plugin it loads at INFO, on every `flask` command.

@@ -28,7 +28,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 TENANT_MIGRATIONS_DIR = MIGRATIONS_DIR / "tenant"
 
 
-_migrations_dir: ContextVar[Path] = ContextVar("bookme_tenant_migrations", default=TENANT_MIGRATIONS_DIR)
+_migrations_dir: ContextVar[Path] = ContextVar(
+    "bookme_tenant_migrations", default=TENANT_MIGRATIONS_DIR
+)
 
 
 @contextlib.contextmanager
@@ -214,13 +216,17 @@ def top_up_spares(
     head = tenant_head()
     dropped = built = 0
     with engine.begin() as conn:
-        stale = conn.execute(
-            sa.text(
-                "SELECT schema_name FROM public.spare_schemas WHERE revision <> :head"
-                " FOR UPDATE SKIP LOCKED"
-            ),
-            {"head": head},
-        ).scalars().all()
+        stale = (
+            conn.execute(
+                sa.text(
+                    "SELECT schema_name FROM public.spare_schemas WHERE revision <> :head"
+                    " FOR UPDATE SKIP LOCKED"
+                ),
+                {"head": head},
+            )
+            .scalars()
+            .all()
+        )
         for name in stale:
             drop_schema(conn, name)
             conn.execute(
@@ -277,9 +283,7 @@ def upgrade_all(
         try:
             with engine.begin() as conn:
                 locked = conn.execute(
-                    sa.text(
-                        "SELECT schema_revision FROM public.tenants WHERE id = :id FOR UPDATE"
-                    ),
+                    sa.text("SELECT schema_revision FROM public.tenants WHERE id = :id FOR UPDATE"),
                     {"id": row.id},
                 ).first()
                 if locked is None or locked.schema_revision == head:

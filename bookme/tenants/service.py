@@ -21,11 +21,32 @@ from bookme.tenants.models import TENANT_STATUSES, Tenant, TenantDomain, TenantE
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{2,62}$")
 RESERVED_SLUGS = frozenset(
     {
-        "public", "information_schema", "admin", "api", "www", "app", "static", "assets",
-        "docs", "m", "mail", "root", "postgres", "template0", "template1", "bookme",
-        "webhooks", "healthz", "readyz", "default", "system", "tenant", "tenants", "null",
+        "public",
+        "information_schema",
+        "admin",
+        "api",
+        "www",
+        "app",
+        "static",
+        "assets",
+        "docs",
+        "m",
+        "mail",
+        "root",
+        "postgres",
+        "template0",
+        "template1",
+        "bookme",
+        "webhooks",
+        "healthz",
+        "readyz",
+        "default",
+        "system",
+        "tenant",
+        "tenants",
+        "null",
     }
-)  # fmt: skip
+)
 LOCALES = ("fr", "ar", "en")
 MAX_DOMAINS = 20
 
@@ -148,9 +169,14 @@ def create_tenant(
     if problem:
         raise errors.validation_error({"slug": [problem]})
     _check_profile(
-        {"name": name, "timezone": timezone, "currency": currency, "locale": locale,
-         "settings": settings or {}}
-    )  # fmt: skip
+        {
+            "name": name,
+            "timezone": timezone,
+            "currency": currency,
+            "locale": locale,
+            "settings": settings or {},
+        }
+    )
     sess = session()
     if sess.scalar(sa.select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise errors.SlugTaken(f"The slug {slug!r} is already taken.")
@@ -172,10 +198,13 @@ def create_tenant(
     sess.add(tenant)
     sess.add(
         TenantEvent(
-            tenant_id=tenant_id, type="created", actor=_label(actor), data={"slug": slug},
+            tenant_id=tenant_id,
+            type="created",
+            actor=_label(actor),
+            data={"slug": slug},
             **({"created_at": now} if now is not None else {}),
         )
-    )  # fmt: skip
+    )
     if owner_id is not None:
         from bookme.users.models import Membership
 
@@ -274,13 +303,17 @@ def authorize_member(
 
     if not SLUG_RE.match(slug):
         raise errors.TenantNotFound("No such tenant.")
-    row = session().execute(
-        sa.select(Tenant, Membership.role)
-        .outerjoin(
-            Membership, (Membership.tenant_id == Tenant.id) & (Membership.user_id == user_id)
+    row = (
+        session()
+        .execute(
+            sa.select(Tenant, Membership.role)
+            .outerjoin(
+                Membership, (Membership.tenant_id == Tenant.id) & (Membership.user_id == user_id)
+            )
+            .where(Tenant.slug == slug)
         )
-        .where(Tenant.slug == slug)
-    ).first()
+        .first()
+    )
     if row is None:
         raise errors.TenantNotFound("No such tenant.")
     tenant, role = row
@@ -451,10 +484,13 @@ def add_domain(
     sess.add(added)
     sess.add(
         TenantEvent(
-            tenant_id=row.id, type="domain_added", actor=_label(actor), data={"domain": host},
+            tenant_id=row.id,
+            type="domain_added",
+            actor=_label(actor),
+            data={"domain": host},
             created_at=now,
         )
-    )  # fmt: skip
+    )
     sess.flush()
     return added
 
@@ -475,7 +511,10 @@ def remove_domain(
     sess.delete(found)
     sess.add(
         TenantEvent(
-            tenant_id=row.id, type="domain_removed", actor=_label(actor),
-            data={"domain": found.domain}, created_at=now,
+            tenant_id=row.id,
+            type="domain_removed",
+            actor=_label(actor),
+            data={"domain": found.domain},
+            created_at=now,
         )
-    )  # fmt: skip
+    )

@@ -55,7 +55,9 @@ def test_a_body_that_is_not_a_json_object_is_400_invalid_json(client, headers, d
 
 
 def test_validation_errors_are_422_field_by_field(client, headers):
-    response = client.post("/api/v1/tenants", json={"slug": "Bad Slug", "locale": "xx"}, headers=headers)
+    response = client.post(
+        "/api/v1/tenants", json={"slug": "Bad Slug", "locale": "xx"}, headers=headers
+    )
     body = assert_problem(response, 422, "validation_error")
     assert set(body["errors"]) == {"slug", "name", "locale"}
     assert all(isinstance(messages, list) and messages for messages in body["errors"].values())
@@ -63,7 +65,9 @@ def test_validation_errors_are_422_field_by_field(client, headers):
 
 def test_unknown_fields_are_422_naming_them(client, headers):
     response = client.post(
-        "/api/v1/tenants", json={"slug": "good-slug", "name": "X", "is_admin": True}, headers=headers
+        "/api/v1/tenants",
+        json={"slug": "good-slug", "name": "X", "is_admin": True},
+        headers=headers,
     )
     body = assert_problem(response, 422, "validation_error")
     assert list(body["errors"]) == ["is_admin"]
@@ -89,20 +93,26 @@ def test_an_empty_body_where_one_is_needed_is_422(client, headers):
 
 def test_a_body_over_one_mebibyte_is_413(client, headers):
     big = '{"slug": "big-slug", "name": "' + "x" * (1024 * 1024) + '"}'
-    response = client.post("/api/v1/tenants", data=big, content_type="application/json", headers=headers)
+    response = client.post(
+        "/api/v1/tenants", data=big, content_type="application/json", headers=headers
+    )
     assert_problem(response, 413, "payload_too_large")
 
 
 def test_a_body_just_under_the_limit_is_read(client, headers):
     body = '{"slug": "big-slug", "name": "' + "x" * (1024 * 1024 - 100) + '"}'
-    response = client.post("/api/v1/tenants", data=body, content_type="application/json", headers=headers)
+    response = client.post(
+        "/api/v1/tenants", data=body, content_type="application/json", headers=headers
+    )
     assert response.status_code == 422  # read and validated (the name is too long), not 413
 
 
 # --- routing ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v2/tenants", "/api/v1/tenants/a/b/c", "/nowhere"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here", "/api/v2/tenants", "/api/v1/tenants/a/b/c", "/nowhere"]
+)
 def test_unknown_paths_are_404_problems(client, path):
     assert_problem(client.get(path), 404, "not_found")
 
@@ -164,14 +174,22 @@ def test_a_database_error_never_reaches_the_client(app, client, db, unexpected):
     ("sql", "code"),
     [
         # uq_tenant_domains_domain is mapped by its name to domain_taken ...
-        ("INSERT INTO public.tenant_domains (tenant_id, domain)"
-         " VALUES (:t, 'dup.example.com'), (:t, 'dup.example.com')", "domain_taken"),
+        (
+            "INSERT INTO public.tenant_domains (tenant_id, domain)"
+            " VALUES (:t, 'dup.example.com'), (:t, 'dup.example.com')",
+            "domain_taken",
+        ),
         # ... and a unique violation nobody mapped is still a 409, not a 500.
-        ("UPDATE public.tenants SET schema_name = (SELECT schema_name FROM public.tenants"
-         " WHERE id <> :t LIMIT 1) WHERE id = :t", "conflict"),
+        (
+            "UPDATE public.tenants SET schema_name = (SELECT schema_name FROM public.tenants"
+            " WHERE id <> :t LIMIT 1) WHERE id = :t",
+            "conflict",
+        ),
     ],
-)  # fmt: skip
-def test_unique_violations_are_409_by_constraint_name(app, client, db, unexpected, tenant, other_tenant, sql, code):
+)
+def test_unique_violations_are_409_by_constraint_name(
+    app, client, db, unexpected, tenant, other_tenant, sql, code
+):
     from bookme.core.db import transactional
 
     @transactional

@@ -33,9 +33,14 @@ def test_every_kind_of_response_carries_the_security_headers(app, client, tenant
     responses = {
         "200 json": client.get("/healthz"),
         "200 list": client.get("/api/v1/tenants", headers=owner),
-        "201": client.post(f"/api/v1/tenants/{tenant.slug}/domains", json={"domain": "h.example.com"},
-                           headers=owner),
-        "400": client.post("/api/v1/tenants", data="{", content_type="application/json", headers=owner),
+        "201": client.post(
+            f"/api/v1/tenants/{tenant.slug}/domains",
+            json={"domain": "h.example.com"},
+            headers=owner,
+        ),
+        "400": client.post(
+            "/api/v1/tenants", data="{", content_type="application/json", headers=owner
+        ),
         "401": client.get("/api/v1/tenants"),
         "403": client.patch("/api/v1/tenants/x-other", json={}, headers=owner),
         "404": client.get("/api/v1/nothing"),
@@ -43,9 +48,11 @@ def test_every_kind_of_response_carries_the_security_headers(app, client, tenant
         "422": client.post("/api/v1/tenants", json={}, headers=owner),
         "openapi": client.get("/api/openapi.json"),
         "docs": client.get("/api/docs"),
-        "preflight": client.options("/api/v1/tenants", headers={"Origin": "https://x.example",
-                                                                 "Access-Control-Request-Method": "GET"}),
-    }  # fmt: skip
+        "preflight": client.options(
+            "/api/v1/tenants",
+            headers={"Origin": "https://x.example", "Access-Control-Request-Method": "GET"},
+        ),
+    }
     unexpected.setitem(app.view_functions, "health.healthz", lambda: 1 / 0)
     responses["500"] = client.get("/healthz")
     assert responses["201"].status_code == 201
@@ -103,9 +110,15 @@ def test_an_origin_the_operator_allows_gets_credentials_cors(client, db, cors_or
 
 @pytest.mark.parametrize(
     "origin",
-    ["https://evil.example", "null", "https://app.bookme.ma.evil.example", "http://app.bookme.ma",
-     "https://APP.bookme.ma.", "*"],
-)  # fmt: skip
+    [
+        "https://evil.example",
+        "null",
+        "https://app.bookme.ma.evil.example",
+        "http://app.bookme.ma",
+        "https://APP.bookme.ma.",
+        "*",
+    ],
+)
 def test_other_origins_get_no_cors_headers(client, db, cors_origins, origin):
     response = client.get("/healthz", headers={"Origin": origin})
     assert "Access-Control-Allow-Origin" not in response.headers
@@ -125,9 +138,12 @@ def test_a_tenants_own_domain_is_an_allowed_origin(client, tenant):
 def test_preflight_answers_allowed_origins_with_methods_and_headers(client, db, cors_origins):
     response = client.options(
         "/api/v1/tenants",
-        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "Authorization, X-Tenant"},
-    )  # fmt: skip
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, X-Tenant",
+        },
+    )
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -146,4 +162,6 @@ def test_cors_never_answers_a_wildcard(app, client, db, cors_origins):
     for path in ("/healthz", "/api/openapi.json", "/api/v1/tenants"):
         for origin in (None, "https://app.bookme.ma", "https://evil.example"):
             headers = {"Origin": origin} if origin else {}
-            assert client.get(path, headers=headers).headers.get("Access-Control-Allow-Origin") != "*"
+            assert (
+                client.get(path, headers=headers).headers.get("Access-Control-Allow-Origin") != "*"
+            )

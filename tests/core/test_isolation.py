@@ -28,9 +28,12 @@ KNOWN_KINDS = {"member", "public", "anonymous", "authenticated", "refresh_token"
 UNMARKED_ALLOWED: frozenset[str] = frozenset()
 # Path values for string parameters that some routes parse (dates, template keys, …).
 SAMPLE_VALUES = {
-    "day": "2027-03-01", "date": "2027-03-01", "event": "booking_confirmed", "channel": "sms",
+    "day": "2027-03-01",
+    "date": "2027-03-01",
+    "event": "booking_confirmed",
+    "channel": "sms",
     "locale": "fr",
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -69,10 +72,30 @@ def _fill(rule: Any, ids_from_a: list[uuid.UUID], slug: str | None = None) -> st
 
 def _random_body(seed: str) -> dict[str, Any]:
     rng = random.Random(seed)
-    keys = ["name", "email", "role", "starts_at", "service_id", "staff_id", "status", "slug",
-            "domain", "price", rng.choice("abcdefgh") * rng.randint(1, 8)]  # fmt: skip
-    values = [str(uuid.uuid4()), "x" * rng.randint(0, 300), rng.randint(-5, 10**6), None, True,
-              ["a", 1], {"nested": "y"}, "2027-03-01T09:00:00+01:00", "owner"]  # fmt: skip
+    keys = [
+        "name",
+        "email",
+        "role",
+        "starts_at",
+        "service_id",
+        "staff_id",
+        "status",
+        "slug",
+        "domain",
+        "price",
+        rng.choice("abcdefgh") * rng.randint(1, 8),
+    ]
+    values = [
+        str(uuid.uuid4()),
+        "x" * rng.randint(0, 300),
+        rng.randint(-5, 10**6),
+        None,
+        True,
+        ["a", 1],
+        {"nested": "y"},
+        "2027-03-01T09:00:00+01:00",
+        "owner",
+    ]
     return {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(1, 5))}
 
 
@@ -87,9 +110,12 @@ def cross_tenant_failures(
         body = _random_body(f"{method} {rule.rule}") if method in BODY_METHODS else None
         calls += [
             ("A's token, X-Tenant B", Call(method, path, {**bearer, "X-Tenant": b["slug"]}, body)),
-            ("A's token, B's host", Call(method, path, {**bearer, "Host": f"{b['slug']}.{BASE}"}, body)),
+            (
+                "A's token, B's host",
+                Call(method, path, {**bearer, "Host": f"{b['slug']}.{BASE}"}, body),
+            ),
             ("no token", Call(method, path, {"X-Tenant": b["slug"]}, body)),
-        ]  # fmt: skip
+        ]
     for rule, method in routes(app, "slug_member"):
         path = _fill(rule, ids_from_a, slug=b["slug"])
         body = _random_body(f"{method} {rule.rule}") if method in BODY_METHODS else None
@@ -113,17 +139,24 @@ def cross_tenant_failures(
 
 
 def _secrets_of(tenant: TenantInfo) -> dict[str, str]:
-    return {"slug": tenant.slug, "id": str(tenant.id), "owner_id": str(tenant.owner.user_id),
-            "owner_email": tenant.owner.email}  # fmt: skip
+    return {
+        "slug": tenant.slug,
+        "id": str(tenant.id),
+        "owner_id": str(tenant.owner.user_id),
+        "owner_email": tenant.owner.email,
+    }
 
 
 def test_no_tenant_scoped_route_answers_for_another_tenant(app, client, tenant, other_tenant):
     staff = add_member(tenant, "staff")
     session().commit()
     calls, failures = cross_tenant_failures(
-        app, client, token_a=tenant.owner.token,
-        ids_from_a=[tenant.owner.user_id, staff.user_id, tenant.id], b=_secrets_of(other_tenant),
-    )  # fmt: skip
+        app,
+        client,
+        token_a=tenant.owner.token,
+        ids_from_a=[tenant.owner.user_id, staff.user_id, tenant.id],
+        b=_secrets_of(other_tenant),
+    )
     assert calls >= 30, f"only {calls} calls: are the module blueprints registered?"
     assert failures == [], "\n".join(failures)
 
@@ -132,9 +165,12 @@ def test_a_staff_member_of_a_gets_nothing_from_b_either(app, client, tenant, oth
     staff = add_member(tenant, "staff")
     session().commit()
     _, failures = cross_tenant_failures(
-        app, client, token_a=staff.token, ids_from_a=[staff.user_id, tenant.id],
+        app,
+        client,
+        token_a=staff.token,
+        ids_from_a=[staff.user_id, tenant.id],
         b=_secrets_of(other_tenant),
-    )  # fmt: skip
+    )
     assert failures == [], "\n".join(failures)
 
 
@@ -188,7 +224,9 @@ def test_the_marker_check_catches_a_forgotten_decorator():
     ]
 
 
-def test_token_bearing_routes_refuse_a_tampered_token_before_the_body(app, client, tenant, other_tenant):
+def test_token_bearing_routes_refuse_a_tampered_token_before_the_body(
+    app, client, tenant, other_tenant
+):
     """Forged, unsigned or edited tokens are 401 on every route taking one, whatever the body."""
     import base64
 
@@ -205,8 +243,13 @@ def test_token_bearing_routes_refuse_a_tampered_token_before_the_body(app, clien
         path = _fill(rule, [tenant.owner.user_id, tenant.id], slug=tenant.slug)
         body = json.dumps(_random_body(path)) if method in BODY_METHODS else None
         for token in (forged, unsigned, edited):
-            response = client.open(path, method=method, data=body, content_type="application/json",
-                                   headers={"Authorization": f"Bearer {token}", "X-Tenant": tenant.slug})  # fmt: skip
+            response = client.open(
+                path,
+                method=method,
+                data=body,
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {token}", "X-Tenant": tenant.slug},
+            )
             if response.status_code != 401:
                 failures.append(f"{method} {path} -> {response.status_code}")
     assert failures == []

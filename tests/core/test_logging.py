@@ -35,15 +35,22 @@ def json_lines():
             lg.setLevel(level)
 
 
-def test_a_request_logs_one_json_line_with_its_id_tenant_status_and_duration(client, tenant, json_lines):
+def test_a_request_logs_one_json_line_with_its_id_tenant_status_and_duration(
+    client, tenant, json_lines
+):
     response = client.get(
-        f"/api/v1/tenants/{tenant.slug}", headers={**tenant.owner.headers, "X-Request-ID": "abc-123"}
+        f"/api/v1/tenants/{tenant.slug}",
+        headers={**tenant.owner.headers, "X-Request-ID": "abc-123"},
     )
     assert response.status_code == 200
     [line] = [entry for entry in json_lines() if entry["logger"] == "bookme.request"]
     assert line["request_id"] == "abc-123"
     assert line["tenant"] == tenant.slug
-    assert (line["method"], line["path"], line["status"]) == ("GET", f"/api/v1/tenants/{tenant.slug}", 200)
+    assert (line["method"], line["path"], line["status"]) == (
+        "GET",
+        f"/api/v1/tenants/{tenant.slug}",
+        200,
+    )
     assert line["level"] == "info"
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert line["ts"].endswith("+00:00")
@@ -64,7 +71,10 @@ def test_manage_tokens_never_reach_the_logs(client, db, json_lines):
     lines = json_lines()
     assert lines
     assert token not in json.dumps(lines)
-    assert {entry["path"] for entry in lines} == {"/api/v1/public/bookings/<token>/cancel", "/m/<token>"}
+    assert {entry["path"] for entry in lines} == {
+        "/api/v1/public/bookings/<token>/cancel",
+        "/m/<token>",
+    }
 
 
 def test_health_probes_log_at_debug_only(client, db, json_lines):
@@ -73,7 +83,9 @@ def test_health_probes_log_at_debug_only(client, db, json_lines):
     assert line["level"] == "debug"
 
 
-def test_an_unexpected_error_is_logged_with_its_trace_and_request_id(app, client, db, json_lines, monkeypatch):
+def test_an_unexpected_error_is_logged_with_its_trace_and_request_id(
+    app, client, db, json_lines, monkeypatch
+):
     monkeypatch.setitem(app.config, "PROPAGATE_UNEXPECTED", False)
     monkeypatch.setitem(app.view_functions, "health.healthz", lambda: {}["missing"])
     client.get("/healthz", headers={"X-Request-ID": "boom-1"})

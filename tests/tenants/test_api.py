@@ -50,10 +50,22 @@ def test_create_tenant_returns_it_with_defaults_and_makes_the_caller_owner(clien
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert set(body) == {
-        "id", "slug", "name", "timezone", "currency", "locale", "status", "settings", "created_at",
-    }  # fmt: skip
+        "id",
+        "slug",
+        "name",
+        "timezone",
+        "currency",
+        "locale",
+        "status",
+        "settings",
+        "created_at",
+    }
     assert body["slug"] == "salon-nadia"
-    assert (body["timezone"], body["currency"], body["locale"]) == ("Africa/Casablanca", "MAD", "fr")
+    assert (body["timezone"], body["currency"], body["locale"]) == (
+        "Africa/Casablanca",
+        "MAD",
+        "fr",
+    )
     assert body["status"] == "active"
     assert body["settings"] == {"cancellation_cutoff_hours": 24}
     role = session().scalar(
@@ -67,12 +79,16 @@ def test_create_tenant_returns_it_with_defaults_and_makes_the_caller_owner(clien
 
 def test_create_tenant_provisions_its_schema_at_head(client, db):
     _, headers = _user_headers(db)
-    response = client.post("/api/v1/tenants", json={"slug": "spa-one", "name": "Spa"}, headers=headers)
+    response = client.post(
+        "/api/v1/tenants", json={"slug": "spa-one", "name": "Spa"}, headers=headers
+    )
     assert response.status_code == 201
     tenant = service.get_by_slug("spa-one")
-    version = session().execute(
-        sa.text(f'SELECT version_num FROM "{tenant.schema_name}".alembic_version')
-    ).scalar_one()
+    version = (
+        session()
+        .execute(sa.text(f'SELECT version_num FROM "{tenant.schema_name}".alembic_version'))
+        .scalar_one()
+    )
     assert version == tenant.schema_revision
 
 
@@ -80,10 +96,16 @@ def test_create_tenant_takes_timezone_currency_locale_and_settings(client, db):
     _, headers = _user_headers(db)
     response = client.post(
         "/api/v1/tenants",
-        json={"slug": "tokyo-cuts", "name": "Tokyo Cuts", "timezone": "Asia/Tokyo",
-              "currency": "JPY", "locale": "en", "settings": {"cancellation_cutoff_hours": 2}},
+        json={
+            "slug": "tokyo-cuts",
+            "name": "Tokyo Cuts",
+            "timezone": "Asia/Tokyo",
+            "currency": "JPY",
+            "locale": "en",
+            "settings": {"cancellation_cutoff_hours": 2},
+        },
         headers=headers,
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert (body["timezone"], body["currency"], body["locale"]) == ("Asia/Tokyo", "JPY", "en")
@@ -95,11 +117,27 @@ def test_create_tenant_takes_timezone_currency_locale_and_settings(client, db):
 @pytest.mark.parametrize(
     "slug",
     [
-        "public", "information_schema", "pg-catalog", "pg_toast", "pg-x", "admin", "api", "www",
-        "ab", "1salon", "-salon", "salon-", "Salon", "sa lon", "salon_nadia", "a" * 64, "",
-        "postgres", "template1",
+        "public",
+        "information_schema",
+        "pg-catalog",
+        "pg_toast",
+        "pg-x",
+        "admin",
+        "api",
+        "www",
+        "ab",
+        "1salon",
+        "-salon",
+        "salon-",
+        "Salon",
+        "sa lon",
+        "salon_nadia",
+        "a" * 64,
+        "",
+        "postgres",
+        "template1",
     ],
-)  # fmt: skip
+)
 def test_reserved_or_malformed_slugs_are_refused(client, db, slug):
     _, headers = _user_headers(db)
     response = client.post("/api/v1/tenants", json={"slug": slug, "name": "X"}, headers=headers)
@@ -107,12 +145,17 @@ def test_reserved_or_malformed_slugs_are_refused(client, db, slug):
     body = response.get_json()
     assert body["code"] == "validation_error"
     assert "slug" in body["errors"]
-    assert session().scalar(sa.select(sa.func.count()).select_from(Tenant).where(Tenant.slug == slug)) == 0
+    assert (
+        session().scalar(sa.select(sa.func.count()).select_from(Tenant).where(Tenant.slug == slug))
+        == 0
+    )
 
 
 def test_a_taken_slug_is_409_slug_taken(client, db, tenant):
     _, headers = _user_headers(db)
-    response = client.post("/api/v1/tenants", json={"slug": tenant.slug, "name": "X"}, headers=headers)
+    response = client.post(
+        "/api/v1/tenants", json={"slug": tenant.slug, "name": "X"}, headers=headers
+    )
     assert response.status_code == 409
     assert response.get_json()["code"] == "slug_taken"
 
@@ -124,9 +167,10 @@ def test_a_slug_taken_by_a_concurrent_insert_is_still_409_slug_taken(db, monkeyp
     # constraint answers, mapped by its name.
     real_scalar = session().scalar
     monkeypatch.setattr(
-        session(), "scalar",
+        session(),
+        "scalar",
         lambda stmt, *a, **k: None if "tenants.slug" in str(stmt) else real_scalar(stmt, *a, **k),
-    )  # fmt: skip
+    )
     from bookme.core import errors
 
     with pytest.raises(errors.SlugTaken):
@@ -136,15 +180,22 @@ def test_a_slug_taken_by_a_concurrent_insert_is_still_409_slug_taken(db, monkeyp
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("locale", "de"), ("locale", "FR"), ("timezone", "Mars/Olympus"), ("timezone", "+01:00"),
-        ("currency", "mad"), ("currency", "XYZ"), ("name", ""), ("name", "   "), ("name", "n" * 201),
+        ("locale", "de"),
+        ("locale", "FR"),
+        ("timezone", "Mars/Olympus"),
+        ("timezone", "+01:00"),
+        ("currency", "mad"),
+        ("currency", "XYZ"),
+        ("name", ""),
+        ("name", "   "),
+        ("name", "n" * 201),
         ("settings", {"cancellation_cutoff_hours": 721}),
         ("settings", {"cancellation_cutoff_hours": -1}),
         ("settings", {"cancellation_cutoff_hours": "24"}),
         ("settings", {"cancellation_cutoff_hours": True}),
         ("settings", {"reminders": 3}),
     ],
-)  # fmt: skip
+)
 def test_invalid_create_fields_are_422_with_the_field_named(client, db, field, value):
     _, headers = _user_headers(db)
     body = {"slug": "valid-slug", "name": "Valid", field: value}
@@ -175,7 +226,9 @@ def test_list_shows_the_callers_tenants_only_paginated(client, db):
     user, headers = _user_headers(db)
     for slug in ("beta-salon", "alpha-salon", "gamma-salon"):
         make_tenant(slug=slug, name=slug.split("-")[0].capitalize())
-        session().add(Membership(tenant_id=service.get_by_slug(slug).id, user_id=user.id, role="staff"))
+        session().add(
+            Membership(tenant_id=service.get_by_slug(slug).id, user_id=user.id, role="staff")
+        )
     make_tenant(slug="not-mine")
     db.session.commit()
     response = client.get("/api/v1/tenants?page_size=2", headers=headers)
@@ -226,32 +279,52 @@ def test_a_member_sees_a_suspended_tenant_with_its_status(client, db, tenant):
 def test_owner_changes_profile_and_settings_and_it_is_recorded(client, db, tenant):
     response = client.patch(
         f"/api/v1/tenants/{tenant.slug}",
-        json={"name": "Salon Nadia & Co", "timezone": "Europe/Paris", "currency": "EUR",
-              "locale": "ar", "settings": {"cancellation_cutoff_hours": 48}},
+        json={
+            "name": "Salon Nadia & Co",
+            "timezone": "Europe/Paris",
+            "currency": "EUR",
+            "locale": "ar",
+            "settings": {"cancellation_cutoff_hours": 48},
+        },
         headers=_owner(tenant),
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["name"] == "Salon Nadia & Co"
     assert (body["timezone"], body["currency"], body["locale"]) == ("Europe/Paris", "EUR", "ar")
     assert body["settings"] == {"cancellation_cutoff_hours": 48}
-    assert service.get_settings(tenancy.TenantRef(
-        id=tenant.id, slug=tenant.slug, schema=tenancy.schema_for(tenant.id),
-        timezone="Europe/Paris", currency="EUR", locale="ar", status="active",
-    )) == {"cancellation_cutoff_hours": 48}  # fmt: skip
+    assert service.get_settings(
+        tenancy.TenantRef(
+            id=tenant.id,
+            slug=tenant.slug,
+            schema=tenancy.schema_for(tenant.id),
+            timezone="Europe/Paris",
+            currency="EUR",
+            locale="ar",
+            status="active",
+        )
+    ) == {"cancellation_cutoff_hours": 48}
     updated = [data for kind, data in _events(tenant.slug) if kind == "updated"]
-    assert updated == [{
-        "name": ["Salon Test", "Salon Nadia & Co"], "timezone": ["Africa/Casablanca", "Europe/Paris"],
-        "currency": ["MAD", "EUR"], "locale": ["fr", "ar"],
-        "settings": {"cancellation_cutoff_hours": [24, 48]},
-    }]  # fmt: skip
+    assert updated == [
+        {
+            "name": ["Salon Test", "Salon Nadia & Co"],
+            "timezone": ["Africa/Casablanca", "Europe/Paris"],
+            "currency": ["MAD", "EUR"],
+            "locale": ["fr", "ar"],
+            "settings": {"cancellation_cutoff_hours": [24, 48]},
+        }
+    ]
 
 
 def test_patch_keeps_fields_not_given(client, db, tenant):
-    client.patch(f"/api/v1/tenants/{tenant.slug}", json={"settings": {"cancellation_cutoff_hours": 0}},
-                 headers=_owner(tenant))  # fmt: skip
-    response = client.patch(f"/api/v1/tenants/{tenant.slug}", json={"name": "Renamed"},
-                            headers=_owner(tenant))  # fmt: skip
+    client.patch(
+        f"/api/v1/tenants/{tenant.slug}",
+        json={"settings": {"cancellation_cutoff_hours": 0}},
+        headers=_owner(tenant),
+    )
+    response = client.patch(
+        f"/api/v1/tenants/{tenant.slug}", json={"name": "Renamed"}, headers=_owner(tenant)
+    )
     body = response.get_json()
     assert body["name"] == "Renamed"
     assert body["timezone"] == "Africa/Casablanca"
@@ -259,8 +332,9 @@ def test_patch_keeps_fields_not_given(client, db, tenant):
 
 
 def test_a_patch_that_changes_nothing_records_no_event(client, db, tenant):
-    response = client.patch(f"/api/v1/tenants/{tenant.slug}", json={"name": "Salon Test"},
-                            headers=_owner(tenant))  # fmt: skip
+    response = client.patch(
+        f"/api/v1/tenants/{tenant.slug}", json={"name": "Salon Test"}, headers=_owner(tenant)
+    )
     assert response.status_code == 200
     assert [kind for kind, _ in _events(tenant.slug)] == ["created"]
 
@@ -292,14 +366,20 @@ def test_only_the_owner_changes_the_tenant_checked_before_the_body(client, db, t
         response = client.patch(f"/api/v1/tenants/{tenant.slug}", json=body, headers=headers)
         assert response.status_code == 403
         assert response.get_json()["code"] == "forbidden"
-    response = client.patch(f"/api/v1/tenants/{tenant.slug}", data="{oops", headers=headers,
-                            content_type="application/json")  # fmt: skip
+    response = client.patch(
+        f"/api/v1/tenants/{tenant.slug}",
+        data="{oops",
+        headers=headers,
+        content_type="application/json",
+    )
     assert response.status_code == 403
 
 
 def test_a_suspended_tenant_cannot_be_changed(client, db, tenant):
     service.set_status(slug=tenant.slug, status="suspended", now=clock.now())
-    response = client.patch(f"/api/v1/tenants/{tenant.slug}", json={"name": "X"}, headers=_owner(tenant))
+    response = client.patch(
+        f"/api/v1/tenants/{tenant.slug}", json={"name": "X"}, headers=_owner(tenant)
+    )
     assert response.status_code == 403
     assert response.get_json()["code"] == "tenant_suspended"
 
@@ -317,12 +397,22 @@ def test_get_settings_gives_defaults_for_settings_never_set(db, tenant):
 
 
 def test_suspend_and_activate_are_recorded_as_lifecycle_events(db, tenant):
-    service.set_status(slug=tenant.slug, status="suspended", now=clock.now(), actor="cli:ops", reason="unpaid")
-    service.set_status(slug=tenant.slug, status="suspended", now=clock.now(), actor="cli:ops")  # no change
+    service.set_status(
+        slug=tenant.slug, status="suspended", now=clock.now(), actor="cli:ops", reason="unpaid"
+    )
+    service.set_status(
+        slug=tenant.slug, status="suspended", now=clock.now(), actor="cli:ops"
+    )  # no change
     service.set_status(slug=tenant.slug, status="active", now=clock.now(), actor="cli:ops")
-    rows = session().scalars(
-        sa.select(TenantEvent).where(TenantEvent.tenant_id == tenant.id).order_by(TenantEvent.created_at)
-    ).all()
+    rows = (
+        session()
+        .scalars(
+            sa.select(TenantEvent)
+            .where(TenantEvent.tenant_id == tenant.id)
+            .order_by(TenantEvent.created_at)
+        )
+        .all()
+    )
     assert [(e.type, e.actor, e.data) for e in rows[1:]] == [
         ("suspended", "cli:ops", {"from": "active", "reason": "unpaid"}),
         ("activated", "cli:ops", {"from": "suspended"}),
@@ -345,42 +435,69 @@ def test_owner_adds_lists_and_removes_domains(client, db, tenant):
     assert json.loads(listed.headers["X-Pagination"])["total"] == 2
     response = client.delete(f"{url}/{added['id']}", headers=_owner(tenant))
     assert response.status_code == 204
-    assert [d["domain"] for d in client.get(url, headers=_owner(tenant)).get_json()] == ["salon-nadia.ma"]
+    assert [d["domain"] for d in client.get(url, headers=_owner(tenant)).get_json()] == [
+        "salon-nadia.ma"
+    ]
     assert [kind for kind, _ in _events(tenant.slug)] == [
-        "created", "domain_added", "domain_added", "domain_removed",
-    ]  # fmt: skip
+        "created",
+        "domain_added",
+        "domain_added",
+        "domain_removed",
+    ]
 
 
 def test_international_domains_are_stored_in_their_ascii_form(client, db, tenant):
-    response = client.post(f"/api/v1/tenants/{tenant.slug}/domains", json={"domain": "ḿaison.ma"},
-                           headers=_owner(tenant))  # fmt: skip
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/domains",
+        json={"domain": "ḿaison.ma"},
+        headers=_owner(tenant),
+    )
     assert response.status_code == 201
     assert response.get_json()["domain"].startswith("xn--")
 
 
 def test_a_domain_registered_anywhere_is_409_domain_taken(client, db, tenant, other_tenant):
     url = f"/api/v1/tenants/{tenant.slug}/domains"
-    assert client.post(url, json={"domain": "shared.example.com"}, headers=_owner(tenant)).status_code == 201
+    assert (
+        client.post(url, json={"domain": "shared.example.com"}, headers=_owner(tenant)).status_code
+        == 201
+    )
     again = client.post(url, json={"domain": "SHARED.example.com"}, headers=_owner(tenant))
     assert again.status_code == 409
     assert again.get_json()["code"] == "domain_taken"
-    other = client.post(f"/api/v1/tenants/{other_tenant.slug}/domains",
-                        json={"domain": "shared.example.com"}, headers=_owner(other_tenant))  # fmt: skip
+    other = client.post(
+        f"/api/v1/tenants/{other_tenant.slug}/domains",
+        json={"domain": "shared.example.com"},
+        headers=_owner(other_tenant),
+    )
     assert other.status_code == 409
 
 
 @pytest.mark.parametrize(
     "domain",
     [
-        "localhost", "no_underscore.example.com", "-lead.example.com", "trail-.example.com",
-        "a..b.com", "127.0.0.1", "example.123", "sp ace.com", "x" * 64 + ".com",
-        ("a" * 60 + ".") * 5 + "com", "http://salon.ma", "salon.ma/path", "bookme.test",
-        "nadia.bookme.test", "x.y.bookme.test", "",
+        "localhost",
+        "no_underscore.example.com",
+        "-lead.example.com",
+        "trail-.example.com",
+        "a..b.com",
+        "127.0.0.1",
+        "example.123",
+        "sp ace.com",
+        "x" * 64 + ".com",
+        ("a" * 60 + ".") * 5 + "com",
+        "http://salon.ma",
+        "salon.ma/path",
+        "bookme.test",
+        "nadia.bookme.test",
+        "x.y.bookme.test",
+        "",
     ],
-)  # fmt: skip
+)
 def test_invalid_or_platform_domains_are_422(client, db, tenant, domain):
-    response = client.post(f"/api/v1/tenants/{tenant.slug}/domains", json={"domain": domain},
-                           headers=_owner(tenant))  # fmt: skip
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/domains", json={"domain": domain}, headers=_owner(tenant)
+    )
     assert response.status_code == 422
     assert "domain" in response.get_json()["errors"]
 
@@ -388,17 +505,26 @@ def test_invalid_or_platform_domains_are_422(client, db, tenant, domain):
 def test_a_tenant_has_at_most_a_bounded_number_of_domains(client, db, tenant):
     url = f"/api/v1/tenants/{tenant.slug}/domains"
     for index in range(service.MAX_DOMAINS):
-        assert client.post(url, json={"domain": f"d{index}.example.com"},
-                           headers=_owner(tenant)).status_code == 201  # fmt: skip
+        assert (
+            client.post(
+                url, json={"domain": f"d{index}.example.com"}, headers=_owner(tenant)
+            ).status_code
+            == 201
+        )
     response = client.post(url, json={"domain": "one-more.example.com"}, headers=_owner(tenant))
     assert response.status_code == 422
 
 
 def test_removing_another_tenants_domain_is_404_and_keeps_it(client, db, tenant, other_tenant):
-    theirs = client.post(f"/api/v1/tenants/{other_tenant.slug}/domains",
-                         json={"domain": "theirs.example.com"}, headers=_owner(other_tenant))  # fmt: skip
+    theirs = client.post(
+        f"/api/v1/tenants/{other_tenant.slug}/domains",
+        json={"domain": "theirs.example.com"},
+        headers=_owner(other_tenant),
+    )
     domain_id = theirs.get_json()["id"]
-    response = client.delete(f"/api/v1/tenants/{tenant.slug}/domains/{domain_id}", headers=_owner(tenant))
+    response = client.delete(
+        f"/api/v1/tenants/{tenant.slug}/domains/{domain_id}", headers=_owner(tenant)
+    )
     assert response.status_code == 404
     assert response.get_json()["code"] == "not_found"
     assert session().get(TenantDomain, uuid.UUID(domain_id)) is not None
@@ -415,15 +541,21 @@ def test_only_owners_manage_domains(client, db, tenant, role):
 
 def test_a_suspended_tenant_cannot_add_domains(client, db, tenant):
     service.set_status(slug=tenant.slug, status="suspended", now=clock.now())
-    response = client.post(f"/api/v1/tenants/{tenant.slug}/domains", json={"domain": "a.example.com"},
-                           headers=_owner(tenant))  # fmt: skip
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/domains",
+        json={"domain": "a.example.com"},
+        headers=_owner(tenant),
+    )
     assert response.status_code == 403
     assert response.get_json()["code"] == "tenant_suspended"
 
 
 def test_domain_created_at_carries_the_tenants_offset(client, db):
     info = make_tenant(timezone="Asia/Kolkata")
-    response = client.post(f"/api/v1/tenants/{info.slug}/domains", json={"domain": "in.example.com"},
-                           headers=info.owner.headers)  # fmt: skip
+    response = client.post(
+        f"/api/v1/tenants/{info.slug}/domains",
+        json={"domain": "in.example.com"},
+        headers=info.owner.headers,
+    )
     assert response.get_json()["created_at"].endswith("+05:30")
     assert datetime.fromisoformat(response.get_json()["created_at"]) <= datetime.now(UTC)

@@ -22,16 +22,29 @@ def _events(slug):
 def test_create_provisions_a_tenant_owned_by_an_existing_account(app, db):
     owner = make_user(email="nadia@example.com")
     result = _run(
-        app, "create", "salon-nadia", "Salon Nadia", "Nadia@Example.com",
-        "--timezone", "Europe/Paris", "--currency", "EUR", "--locale", "ar",
-        "--cancellation-cutoff-hours", "12",
-    )  # fmt: skip
+        app,
+        "create",
+        "salon-nadia",
+        "Salon Nadia",
+        "Nadia@Example.com",
+        "--timezone",
+        "Europe/Paris",
+        "--currency",
+        "EUR",
+        "--locale",
+        "ar",
+        "--cancellation-cutoff-hours",
+        "12",
+    )
     assert result.exit_code == 0, result.output
     assert "created tenant salon-nadia" in result.output
     tenant = service.get_by_slug("salon-nadia")
     assert (tenant.name, tenant.timezone, tenant.currency, tenant.locale) == (
-        "Salon Nadia", "Europe/Paris", "EUR", "ar",
-    )  # fmt: skip
+        "Salon Nadia",
+        "Europe/Paris",
+        "EUR",
+        "ar",
+    )
     assert service.get_settings(tenant) == {"cancellation_cutoff_hours": 12}
     role = session().scalar(
         sa.select(Membership.role).where(
@@ -45,7 +58,9 @@ def test_create_provisions_a_tenant_owned_by_an_existing_account(app, db):
 
 
 def test_create_with_owner_name_creates_the_account_and_prints_its_password_once(app, db):
-    result = _run(app, "create", "new-salon", "New Salon", "fresh@example.com", "--owner-name", "Fresh")
+    result = _run(
+        app, "create", "new-salon", "New Salon", "fresh@example.com", "--owner-name", "Fresh"
+    )
     assert result.exit_code == 0, result.output
     assert "created the owner's account fresh@example.com" in result.output
     password = result.output.split("(shown once): ")[1].strip()
@@ -77,9 +92,19 @@ def test_create_with_a_reserved_slug_fails_with_the_reason(app, db):
 
 def test_create_with_a_short_owner_password_fails_and_creates_nothing(app, db):
     result = app.test_cli_runner().invoke(
-        args=["bookme", "tenants", "create", "pw-salon", "X", "pw@example.com",
-              "--owner-name", "P", "--owner-password", "short"]
-    )  # fmt: skip
+        args=[
+            "bookme",
+            "tenants",
+            "create",
+            "pw-salon",
+            "X",
+            "pw@example.com",
+            "--owner-name",
+            "P",
+            "--owner-password",
+            "short",
+        ]
+    )
     assert result.exit_code != 0
     assert service.get_by_slug("pw-salon") is None
     assert session().scalar(sa.select(User).where(User.email == "pw@example.com")) is None

@@ -41,8 +41,13 @@ def _flask(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "-m", "flask", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +85,12 @@ def committed(app, scratch) -> Iterator[sa.Engine]:
         fsa.session = original
         with engine.begin() as conn:
             # Tenants, and spares (some tests build them at revisions of temporary chains).
-            for (schema,) in conn.execute(sa.text(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'spare\\_%'"
-            )):  # fmt: skip
+            for (schema,) in conn.execute(
+                sa.text(
+                    "SELECT nspname FROM pg_namespace"
+                    " WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'spare\\_%'"
+                )
+            ):
                 conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             conn.execute(sa.text("DELETE FROM public.spare_schemas"))
             conn.execute(sa.text("DELETE FROM public.tenants"))
@@ -144,7 +152,9 @@ def _make(slugs: list[str]) -> None:
 # --- flask db upgrade ---------------------------------------------------------------------------
 
 
-def test_db_upgrade_migrates_public_first_then_every_tenant_with_progress(committed, scratch, tmp_path):
+def test_db_upgrade_migrates_public_first_then_every_tenant_with_progress(
+    committed, scratch, tmp_path
+):
     first = scratch["first_upgrade"]
     assert first.index("Running upgrade  -> p0001") < first.index("tenant schemas: 0 total")
     assert f"{tenant_schema.SPARE_SCHEMAS} built at {tenant_schema.tenant_head()}" in first
@@ -174,9 +184,12 @@ def test_an_upgrade_that_fails_midway_resumes_where_it_stopped(committed, tmp_pa
     head = tenant_schema.tenant_head()
     with committed.begin() as conn:
         schema = service.get_by_slug("second-salon").schema_name
-        conn.execute(sa.text(
-            f'INSERT INTO "{schema}".service_categories (name, position) VALUES (\'a\', 1), (\'b\', 1)'
-        ))  # fmt: skip
+        conn.execute(
+            sa.text(
+                f'INSERT INTO "{schema}".service_categories (name, position)'
+                " VALUES ('a', 1), ('b', 1)"
+            )
+        )
     # Adds a column, then an index the second tenant's data violates: it fails halfway.
     extra = _migrations(
         tmp_path,
@@ -202,14 +215,19 @@ def test_an_upgrade_that_fails_midway_resumes_where_it_stopped(committed, tmp_pa
         assert _version(conn, "third-salon") == (head, head)
 
     with committed.begin() as conn:
-        conn.execute(sa.text(f"UPDATE \"{schema}\".service_categories SET position = 2 WHERE name = 'b'"))
+        conn.execute(
+            sa.text(f"UPDATE \"{schema}\".service_categories SET position = 2 WHERE name = 'b'")
+        )
     lines.clear()
     with tenant_schema.using_migrations(extra):
         result = tenant_schema.upgrade_all(committed, echo=lines.append)
 
     assert result == {"total": 3, "migrated": 2}
     assert lines[0] == f"tenant schemas: 3 total, 2 to migrate to {EXTRA}"
-    assert [line.split(":")[0].strip() for line in lines[1:3]] == ["[1/2] second-salon", "[2/2] third-salon"]
+    assert [line.split(":")[0].strip() for line in lines[1:3]] == [
+        "[1/2] second-salon",
+        "[2/2] third-salon",
+    ]
     with committed.connect() as conn:
         for slug in ("first-salon", "second-salon", "third-salon"):
             assert _version(conn, slug) == (EXTRA, EXTRA)
@@ -218,7 +236,9 @@ def test_an_upgrade_that_fails_midway_resumes_where_it_stopped(committed, tmp_pa
 
 def test_an_upgrade_interrupted_between_tenants_resumes_with_the_rest(committed, tmp_path):
     _make(["one-salon", "two-salon", "three-salon"])
-    extra = _migrations(tmp_path, extra="    op.add_column('services', sa.Column('flag', sa.Boolean))")
+    extra = _migrations(
+        tmp_path, extra="    op.add_column('services', sa.Column('flag', sa.Boolean))"
+    )
 
     def interrupt_after_first(line: str) -> None:
         if "[1/3]" in line:
@@ -231,10 +251,13 @@ def test_an_upgrade_interrupted_between_tenants_resumes_with_the_rest(committed,
             assert _version(conn, "one-salon")[0] == EXTRA
             assert _version(conn, "two-salon")[0] != EXTRA
         assert tenant_schema.upgrade_all(committed, echo=lambda line: None) == {
-            "total": 3, "migrated": 2,
-        }  # fmt: skip
+            "total": 3,
+            "migrated": 2,
+        }
     with committed.connect() as conn:
-        assert all(_version(conn, s) == (EXTRA, EXTRA) for s in ("one-salon", "two-salon", "three-salon"))
+        assert all(
+            _version(conn, s) == (EXTRA, EXTRA) for s in ("one-salon", "two-salon", "three-salon")
+        )
 
 
 # --- provisioning -------------------------------------------------------------------------------
@@ -244,8 +267,12 @@ def _leftovers(engine: sa.Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             "tenants": conn.execute(sa.text("SELECT count(*) FROM public.tenants")).scalar_one(),
-            "events": conn.execute(sa.text("SELECT count(*) FROM public.tenant_events")).scalar_one(),
-            "memberships": conn.execute(sa.text("SELECT count(*) FROM public.memberships")).scalar_one(),
+            "events": conn.execute(
+                sa.text("SELECT count(*) FROM public.tenant_events")
+            ).scalar_one(),
+            "memberships": conn.execute(
+                sa.text("SELECT count(*) FROM public.memberships")
+            ).scalar_one(),
             "schemas": conn.execute(
                 sa.text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
             ).scalar_one(),
@@ -267,10 +294,16 @@ def test_a_failing_provisioning_leaves_nothing_behind(committed, tmp_path, failu
 
     session().commit()
     before = _leftovers(committed)
-    with tenant_schema.using_migrations(_migrations(tmp_path, extra=failure)):
-        with pytest.raises((sa.exc.DBAPIError, RuntimeError)):
-            service.create_tenant(slug="doomed-salon", name="Doomed", owner_id=owner.id)
-    assert _leftovers(committed) == before == {"tenants": 0, "events": 0, "memberships": 0, "schemas": 0}
+    with (
+        tenant_schema.using_migrations(_migrations(tmp_path, extra=failure)),
+        pytest.raises((sa.exc.DBAPIError, RuntimeError)),
+    ):
+        service.create_tenant(slug="doomed-salon", name="Doomed", owner_id=owner.id)
+    assert (
+        _leftovers(committed)
+        == before
+        == {"tenants": 0, "events": 0, "memberships": 0, "schemas": 0}
+    )
 
 
 def test_every_way_of_provisioning_builds_the_same_schema(db):
@@ -312,13 +345,16 @@ def _catalog(conn: sa.Connection, schema: str) -> dict[str, Any]:
             " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
             " WHERE n.nspname = :s"
         ),
-        "indexes": rows("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = :s"),
+        "indexes": rows(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = :s"
+        ),
         "functions": rows(
             "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p"
             " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s"
         ),
         "types": rows(
-            "SELECT t.typname, t.typtype FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+            "SELECT t.typname, t.typtype FROM pg_type t"
+            " JOIN pg_namespace n ON n.oid = t.typnamespace"
             " WHERE n.nspname = :s AND t.typtype IN ('e', 'd', 'c', 'r', 'm')"
             " AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)"
         ),
@@ -327,7 +363,10 @@ def _catalog(conn: sa.Connection, schema: str) -> dict[str, Any]:
             " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = :s AND NOT t.tgisinternal"
         ),
-        "sequences": rows("SELECT sequence_name, data_type FROM information_schema.sequences WHERE sequence_schema = :s"),
+        "sequences": rows(
+            "SELECT sequence_name, data_type FROM information_schema.sequences"
+            " WHERE sequence_schema = :s"
+        ),
         "version": rows(f'SELECT version_num FROM "{schema}".alembic_version'),
     }
 
@@ -345,16 +384,23 @@ def test_provisioning_refuses_a_slug_already_taken_without_touching_anything(com
 
 def _spares(engine: sa.Engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(
-            sa.text("SELECT schema_name, revision FROM public.spare_schemas ORDER BY created_at")
-        )]  # fmt: skip
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT schema_name, revision FROM public.spare_schemas ORDER BY created_at"
+                )
+            )
+        ]
 
 
 def _schema_exists(engine: sa.Engine, name: str) -> bool:
     with engine.connect() as conn:
-        return bool(conn.execute(
-            sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"), {"n": name}
-        ).scalar_one())  # fmt: skip
+        return bool(
+            conn.execute(
+                sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"), {"n": name}
+            ).scalar_one()
+        )
 
 
 def test_provisioning_claims_a_ready_spare_schema(committed):
@@ -369,9 +415,10 @@ def test_provisioning_claims_a_ready_spare_schema(committed):
     assert not _schema_exists(committed, claimed)
     with committed.connect() as conn:
         assert _version(conn, "quick-salon") == (tenant_schema.tenant_head(),) * 2
-        tables = conn.execute(sa.text(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"
-        ), {"s": tenant.schema_name}).scalar_one()  # fmt: skip
+        tables = conn.execute(
+            sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"),
+            {"s": tenant.schema_name},
+        ).scalar_one()
     assert tables > 10
 
 
@@ -397,14 +444,18 @@ def test_a_failed_provisioning_gives_the_claimed_spare_back(committed, monkeypat
 def test_spares_of_an_older_revision_are_never_claimed_and_get_replaced(committed, tmp_path):
     tenant_schema.top_up_spares(committed, count=2, echo=lambda line: None)
     old = _spares(committed)
-    newer = _migrations(tmp_path, extra="    op.add_column('services', sa.Column('flag', sa.Boolean))")
+    newer = _migrations(
+        tmp_path, extra="    op.add_column('services', sa.Column('flag', sa.Boolean))"
+    )
     with tenant_schema.using_migrations(newer):
         _make(["newer-salon"])  # built now: the spares are at the previous head
         assert _spares(committed) == old
         lines: list[str] = []
         result = tenant_schema.top_up_spares(committed, count=2, echo=lines.append)
     assert result == {"dropped": len(old), "built": 2}
-    assert lines == [f"spare tenant schemas: {len(old)} dropped (older revision), 2 built at {EXTRA}"]
+    assert lines == [
+        f"spare tenant schemas: {len(old)} dropped (older revision), 2 built at {EXTRA}"
+    ]
     assert [revision for _, revision in _spares(committed)] == [EXTRA, EXTRA]
     assert not any(_schema_exists(committed, name) for name, _ in old)
     with committed.connect() as conn:

@@ -67,8 +67,9 @@ def test_the_slug_subdomain_of_the_base_domain_addresses_its_tenant(client, tena
 
 
 def test_x_tenant_addresses_a_tenant_when_the_host_does_not(client, tenant, route):
-    response = client.get(route, headers={**tenant.owner.headers, "Host": "api.example.net",
-                                          "X-Tenant": tenant.slug})  # fmt: skip
+    response = client.get(
+        route, headers={**tenant.owner.headers, "Host": "api.example.net", "X-Tenant": tenant.slug}
+    )
     assert response.status_code == 200
 
 
@@ -79,7 +80,11 @@ def test_the_host_wins_over_x_tenant(client, tenant, other_tenant, route):
     for host in ("mine.example.com", f"{tenant.slug}.{BASE}"):
         headers = {**tenant.owner.headers, "Host": host, "X-Tenant": other_tenant.slug}
         assert client.get(route, headers=headers).status_code == 200
-    headers = {**tenant.owner.headers, "Host": f"{other_tenant.slug}.{BASE}", "X-Tenant": tenant.slug}
+    headers = {
+        **tenant.owner.headers,
+        "Host": f"{other_tenant.slug}.{BASE}",
+        "X-Tenant": tenant.slug,
+    }
     assert client.get(route, headers=headers).status_code == 403
 
 
@@ -131,14 +136,21 @@ def test_a_suspended_tenant_is_403_tenant_suspended_even_for_its_owner(client, t
 
 def test_resolve_returns_the_tenants_reference(db, tenant):
     _domain(tenant, "ref.example.com")
-    for host, header in (("ref.example.com", None), (f"{tenant.slug}.{BASE}", None), ("x.io", tenant.slug)):
+    for host, header in (
+        ("ref.example.com", None),
+        (f"{tenant.slug}.{BASE}", None),
+        ("x.io", tenant.slug),
+    ):
         ref = service.resolve(host, header, BASE)
         assert ref.id == tenant.id
         assert ref.slug == tenant.slug
         assert ref.schema == tenancy.schema_for(tenant.id)
         assert (ref.timezone, ref.currency, ref.locale, ref.status) == (
-            "Africa/Casablanca", "MAD", "fr", "active",
-        )  # fmt: skip
+            "Africa/Casablanca",
+            "MAD",
+            "fr",
+            "active",
+        )
 
 
 def test_resolve_without_any_tenant_raises_tenant_required(db):
@@ -158,7 +170,11 @@ def test_resolution_is_one_query(db, tenant):
 
     event.listen(connection, "before_cursor_execute", record)
     try:
-        for host, header in (("one.example.com", None), (f"{tenant.slug}.{BASE}", None), ("x", tenant.slug)):
+        for host, header in (
+            ("one.example.com", None),
+            (f"{tenant.slug}.{BASE}", None),
+            ("x", tenant.slug),
+        ):
             statements.clear()
             service.resolve(host, header, BASE)
             assert len(statements) == 1, statements
