@@ -26,6 +26,7 @@ def import_models() -> None:
 
 def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
     """flask-smorest blueprints mounted under /api/v1."""
+    from bookme.bookings.availability_routes import blp as availability
     from bookme.bookings.routes import blp as bookings
     from bookme.communications.routes import blp as notifications
     from bookme.customers.routes import blp as customers
@@ -34,7 +35,7 @@ def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
     from bookme.tenants.routes import blp as tenants
     from bookme.users.routes import blp as users
 
-    return [users, tenants, catalog, staff, customers, bookings, notifications]
+    return [users, tenants, catalog, staff, customers, bookings, availability, notifications]
 
 
 def WEB_BLUEPRINTS() -> list[Any]:  # noqa: N802
