@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,12 @@ RESCHEDULED = "booking.rescheduled"
 CANCELLED = "booking.cancelled"
 COMPLETED = "booking.completed"
 NO_SHOW = "booking.no_show"
+# A public booking's checkout (payments): before its transaction, with it, and when it failed.
+CHECKOUT = "booking.checkout"
+CHECKOUT_BOOKED = "booking.checkout_booked"
+CHECKOUT_ABANDONED = "booking.checkout_abandoned"
+# The customer's view of a booking is being built (payments add theirs to `view.payments`).
+MANAGED = "booking.managed"
 
 # action → (statuses it may leave, status it reaches, event type, domain event)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
@@ -377,6 +383,7 @@ def _book(
     starts_at: datetime,
     notes: str | None,
     source: str,
+    terms: tuple[str, datetime | None] | None = None,
 ) -> tuple[Booking, str]:
     """Check and insert one booking in the current transaction; returns it and its token.
 
@@ -392,7 +399,9 @@ def _book(
     if not candidates:
         staff = _staff(staff_id) if staff_id is not None else None
         raise _unavailable(tenant=tenant, service=service, staff=staff, starts_at=starts_at)
-    status, hold_until = initial_terms(tenant=tenant, service=service, source=source, now=now)
+    status, hold_until = terms or initial_terms(
+        tenant=tenant, service=service, source=source, now=now
+    )
     token = crypto.new_token()
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -430,12 +439,19 @@ def _book(
     return booking, token
 
 
-def _public_body(booking: Booking, token: str) -> dict[str, Any]:
-    body: dict[str, Any] = PublicBookingCreatedSchema().dump(
+_BOOKING_SCHEMA = BookingSchema()
+_PUBLIC_CREATED_SCHEMA = PublicBookingCreatedSchema()
+
+
+def _public_body(
+    booking: Booking, token: str, payment: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = _PUBLIC_CREATED_SCHEMA.dump(
         {
             **_summary(booking),
             "manage_token": token,
             "manage_url": f"{current_app.config['BOOKME'].public_base_url}/m/{token}",
+            **({"payment": payment} if payment else {}),
         }
     )
     return body
@@ -479,7 +495,7 @@ def _create_for_member(
         notes=data.get("notes"),
         source=source,
     )
-    body = idempotency.encode(BookingSchema().dump(booking))
+    body = idempotency.encode(_BOOKING_SCHEMA.dump(booking))
     if claim is not None:
         idempotency.store(claim, 201, body)
     return idempotency.json_response(201, body)
@@ -532,8 +548,10 @@ def _create_public(
     now: datetime,
     data: dict[str, Any],
     claim: idempotency.Claim | None,
+    checkout: dict[str, Any],
 ) -> Response:
     customer = _find_or_create_customer(tenant, actor, now, data["customer"], "public_booking")
+    terms = (checkout["status"], checkout["payment_due_at"]) if checkout else None
     booking, token = _book(
         tenant=tenant,
         actor=actor,
@@ -544,8 +562,12 @@ def _create_public(
         starts_at=data["starts_at"],
         notes=data.get("notes"),
         source="public",
+        terms=terms,
     )
-    body = idempotency.encode(_public_body(booking, token))
+    if checkout:
+        events.emit(CHECKOUT_BOOKED, booking=booking, tenant=tenant, actor=actor, now=now,
+                    checkout=checkout)
+    body = idempotency.encode(_public_body(booking, token, checkout.get("payment")))
     if claim is not None:
         idempotency.store(claim, 201, body)
     return idempotency.json_response(201, body)
@@ -566,10 +588,33 @@ def create_public_booking(
         key=idempotency_key,
         digest=idempotency.fingerprint("create_public_booking", data),
         now=now,
-        execute=lambda claim: _create_public(
+        execute=lambda claim: _checkout_public(
             tenant=tenant, actor=actor, now=now, data=data, claim=claim
         ),
     )
+
+
+def _checkout_public(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any],
+    claim: idempotency.Claim | None,
+) -> Response:
+    """A service asking for online payment: the payments module opens the provider's payment
+    first (no transaction, no row locks: `CHECKOUT` fills `checkout` with the pending terms),
+    then the booking and its payment commit together; on failure the opened one is dropped."""
+    checkout: dict[str, Any] = {}
+    events.emit(CHECKOUT, tenant=tenant, now=now, data=data, checkout=checkout)
+    try:
+        return _create_public(
+            tenant=tenant, actor=actor, now=now, data=data, claim=claim, checkout=checkout
+        )
+    except BaseException:
+        if checkout:
+            events.emit(CHECKOUT_ABANDONED, tenant=tenant, now=now, checkout=checkout)
+        raise
 
 
 # --- lifecycle ----------------------------------------------------------------------------------
@@ -806,6 +851,7 @@ class ManagedBooking:
     business: Any
     changeable_until: datetime
     can_change: bool
+    payments: list[dict[str, Any]] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.booking, name)
@@ -815,7 +861,7 @@ def _managed(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> Mana
     from bookme.tenants.models import Tenant
 
     until = booking.starts_at - timedelta(hours=cancellation_cutoff_hours(tenant))
-    return ManagedBooking(
+    view = ManagedBooking(
         booking=booking,
         service=_service(booking.service_id),
         staff=_staff(booking.staff_id),
@@ -823,6 +869,8 @@ def _managed(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> Mana
         changeable_until=until,
         can_change=booking.status in ACTIVE_STATUSES and now < until,
     )
+    events.emit(MANAGED, booking=booking, tenant=tenant, now=now, view=view)
+    return view
 
 
 def get_managed_booking(*, tenant: tenancy.TenantRef, token: str, now: datetime) -> ManagedBooking:
