@@ -1,7 +1,8 @@
 """Customers in each tenant schema: the record, its consent history and its audit trail.
 
-Search runs on expression indexes: trigrams on the folded (lower, unaccented) name and the
-lower-cased email, and a reversed-phone btree so "ends with these digits" is a prefix scan.
+Search runs on indexes: trigrams on the folded (lower, unaccented) name, stored as a generated
+column, and on the lower-cased email; a reversed-phone btree so "ends with these digits" is a
+range scan.
 Uniqueness of phone and email holds among active customers only (not deleted, not erased),
 so a soft-deleted or erased record never blocks a new one.
 """
@@ -63,17 +64,10 @@ class Customer(Base):
         *_consent_checks(),
         sa.Index(UQ_PHONE, "phone", unique=True, postgresql_where=sa.text(ACTIVE)),
         sa.Index(UQ_EMAIL, sa.text("lower(email)"), unique=True, postgresql_where=sa.text(ACTIVE)),
-        # Listing sorts by the folded name; "C" makes the order a plain code-point order
-        # that the index can serve, and lets short queries use it as a prefix scan.
-        sa.Index(
-            "ix_customers_name_sort",
-            sa.text('public.bookme_fold(full_name) COLLATE "C"'),
-            "id",
-            postgresql_where=sa.text(ACTIVE),
-        ),
+        sa.Index("ix_customers_name_sort", "search_name", "id", postgresql_where=sa.text(ACTIVE)),
         sa.Index(
             "ix_customers_name_trgm",
-            sa.text("public.bookme_fold(full_name) public.gin_trgm_ops"),
+            sa.text("search_name public.gin_trgm_ops"),
             postgresql_using="gin",
             postgresql_where=sa.text(ACTIVE),
         ),
@@ -95,6 +89,12 @@ class Customer(Base):
 
     id: Mapped[uuid_pk]
     full_name: Mapped[str] = mapped_column(sa.String(200))
+    # The name folded (lower case, no accents) once, when written: searches and the sort read
+    # it instead of folding every candidate row. "C" makes the sort a plain code-point order
+    # that the btree serves, prefix ranges included.
+    search_name: Mapped[str] = mapped_column(
+        sa.Text(collation="C"), sa.Computed("public.bookme_fold(full_name)", persisted=True)
+    )
     phone: Mapped[str | None] = mapped_column(sa.String(16))
     email: Mapped[str | None] = mapped_column(sa.String(320))
     locale: Mapped[str] = mapped_column(sa.String(2), server_default="fr")

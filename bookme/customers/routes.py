@@ -9,10 +9,12 @@ from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import clock
 from bookme.core.api import Blueprint
+from bookme.core.errors import PROBLEM_MIMETYPE
 from bookme.customers import service
 from bookme.customers.schemas import (
     ConsentEventSchema,
     CustomerBookingSchema,
+    CustomerConflictSchema,
     CustomerCreateSchema,
     CustomerExportSchema,
     CustomerQueryArgsSchema,
@@ -34,6 +36,16 @@ blp = Blueprint(
 )
 
 WRITERS = access.MANAGERS
+
+contact_taken = blp.alt_response(
+    409,
+    schema=CustomerConflictSchema,
+    content_type=PROBLEM_MIMETYPE,
+    description=(
+        "Conflict: `phone_taken` or `email_taken` (another active customer has this contact; "
+        "its id is in `existing_id`), or `conflict` (the customer was deleted or erased)"
+    ),
+)
 
 
 def _ctx() -> dict[str, Any]:
@@ -63,7 +75,8 @@ def list_customers(args: dict[str, Any], pagination_parameters: PaginationParame
 @access.member(*WRITERS)
 @blp.arguments(CustomerCreateSchema)
 @blp.response(201, CustomerSchema)
-@blp.problems(400, 401, 403, 404, 409, 422)
+@blp.problems(400, 401, 403, 404, 422)
+@contact_taken
 def create_customer(data: dict[str, Any]) -> Any:
     """Create a customer (owner, manager); consents given are recorded with source `staff`."""
     return service.create_customer(**_ctx(), now=clock.now(), **data)
@@ -82,7 +95,8 @@ def get_customer(customer_id: uuid.UUID) -> Any:
 @access.member(*WRITERS)
 @blp.arguments(CustomerUpdateSchema)
 @blp.response(200, CustomerSchema)
-@blp.problems(400, 401, 403, 404, 409, 422)
+@blp.problems(400, 401, 403, 404, 422)
+@contact_taken
 def update_customer(data: dict[str, Any], customer_id: uuid.UUID) -> Any:
     """Update a customer (owner, manager): the fields given; `null` clears phone, email, notes.
 

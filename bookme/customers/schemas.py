@@ -7,7 +7,15 @@ from typing import Any
 import marshmallow as ma
 
 from bookme.core import errors
-from bookme.core.api import Currency, Money, QuerySchema, Schema, Str, TenantDateTime
+from bookme.core.api import (
+    Currency,
+    Money,
+    ProblemSchema,
+    QuerySchema,
+    Schema,
+    Str,
+    TenantDateTime,
+)
 from bookme.customers.models import CHANNELS, CONSENT_SOURCES, LOCALES, MAX_TAG_LENGTH, MAX_TAGS
 from bookme.customers.service import normalise_email, normalise_phone
 
@@ -215,4 +223,12 @@ class CustomerExportSchema(Schema):
             "description": "What other modules hold about the customer, by module "
             "(bookings, notifications, payments, …)."
         },
+    )
+
+
+class CustomerConflictSchema(ProblemSchema):
+    """409 `phone_taken` / `email_taken`: the contact belongs to another active customer."""
+
+    existing_id = ma.fields.UUID(
+        metadata={"description": "The id of the customer who already has this phone or email"}
     )

@@ -24,7 +24,6 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import Session, with_expression
 
 from bookme.core import errors, events, tenancy
-from bookme.core.api import paginate
 from bookme.core.db import session, transactional
 from bookme.customers.models import (
     CHANNELS,
@@ -553,44 +552,123 @@ def _fold(value: Any) -> Any:
     return sa.func.public.bookme_fold(value)
 
 
-def _search_condition(q: str) -> sa.ColumnElement[bool]:
-    """Name (folded, partial), email (partial), phone (a suffix of at least 6 digits).
+def _search_condition(q: str) -> tuple[sa.ColumnElement[bool], bool]:
+    """Phone (a suffix of at least 6 digits, or the whole number in any spelling) when `q`
+    looks like a number; else name (folded, partial) or email (partial).
 
-    Each branch matches its index expression exactly so PostgreSQL can use it: trigram GIN
-    indexes for the partial matches, a btree on the reversed number for the suffix.
+    Each branch matches an index exactly so PostgreSQL can use it: a btree on the reversed
+    number for suffixes, trigram GIN indexes for the partial matches, the sort index for
+    one- or two-character name prefixes. A number-like query searches phones only: an OR
+    with the text branches would make the planner misjudge how many rows match. The flag
+    says whether the sort index yields the matches in order (only the prefix range does).
     """
-    branches: list[sa.ColumnElement[bool]] = []
     digits = re.sub(r"\D", "", q)
     if _PHONE_QUERY.match(q) and len(digits) >= PHONE_MIN_SUFFIX:
         low = digits[::-1]
         high = low[:-1] + chr(ord(low[-1]) + 1)
         reversed_phone = sa.func.reverse(Customer.phone).collate("C")
-        branches.append(sa.and_(reversed_phone >= low, reversed_phone < high))
+        branches: list[sa.ColumnElement[bool]] = [
+            sa.and_(reversed_phone >= low, reversed_phone < high)
+        ]
         with contextlib.suppress(errors.BookMeError):
             branches.append(Customer.phone == normalise_phone(q))
-    folded_name = _fold(Customer.full_name)
+        return sa.or_(*branches), False
     if len(q) < 3:
-        # Too short for trigrams: a prefix of the name, served by the sort index.
-        prefix = _fold(sa.literal(q, sa.Text))
-        sort_key = folded_name.collate("C")
-        branches.append(sa.and_(sort_key >= prefix, sort_key < prefix.concat("\U0010ffff")))
-    else:
-        pattern = "%" + _escape_like(q) + "%"
-        branches.append(folded_name.like(_fold(sa.literal(pattern, sa.Text)), escape="\\"))
-        branches.append(sa.func.lower(Customer.email).like(pattern.lower(), escape="\\"))
-    return sa.or_(*branches)
+        # Too short for trigrams: a prefix of the folded name, a range on the sort index.
+        prefix = _fold(sa.literal(q, sa.Text)).collate("C")
+        in_range = sa.and_(
+            Customer.search_name >= prefix, Customer.search_name < prefix.concat("\U0010ffff")
+        )
+        return in_range, True
+    pattern = "%" + _escape_like(q) + "%"
+    text_match = sa.or_(
+        Customer.search_name.like(_fold(sa.literal(pattern, sa.Text)), escape="\\"),
+        sa.func.lower(Customer.email).like(pattern.lower(), escape="\\"),
+    )
+    return text_match, False
+
+
+def _search_filters(
+    q: str | None, tags: Iterable[str]
+) -> tuple[list[sa.ColumnElement[bool]], bool]:
+    conditions: list[sa.ColumnElement[bool]] = [_ACTIVE]
+    in_order = True
+    q = " ".join((q or "").split())
+    if q:
+        condition, in_order = _search_condition(q)
+        conditions.append(condition)
+    tag_list = [t for t in (" ".join(tag.split()) for tag in tags) if t]
+    if tag_list:
+        conditions.append(Customer.tags.contains(tag_list))
+        in_order = False
+    return conditions, in_order
 
 
 def search_statement(*, q: str | None = None, tags: Iterable[str] = ()) -> sa.Select[Any]:
     """Active customers matching `q` (name, phone, email) and holding every tag, by name."""
-    stmt = sa.select(Customer).where(_ACTIVE)
-    q = " ".join((q or "").split())
-    if q:
-        stmt = stmt.where(_search_condition(q))
-    tag_list = [t for t in (" ".join(tag.split()) for tag in tags) if t]
-    if tag_list:
-        stmt = stmt.where(Customer.tags.contains(tag_list))
-    return stmt.order_by(_fold(Customer.full_name).collate("C"), Customer.id)
+    conditions, _ = _search_filters(q, tags)
+    return sa.select(Customer).where(*conditions).order_by(Customer.search_name, Customer.id)
+
+
+def search_count_statement(*, q: str | None = None, tags: Iterable[str] = ()) -> sa.Select[Any]:
+    conditions, _ = _search_filters(q, tags)
+    return sa.select(sa.func.count()).select_from(Customer).where(*conditions)
+
+
+def search_page_statement(
+    *, q: str | None = None, tags: Iterable[str] = (), page: int = 1, page_size: int = 20
+) -> tuple[sa.Select[Any], bool]:
+    """One page of the search with visit stats; the flag says whether each row carries the
+    total (`total` column) or it must be counted separately.
+
+    With no filter or a name prefix, the sort index yields the matches in order: walk it.
+    Any other filter goes through a materialised set of matches (ids and sort keys, from
+    the filter's own index), sorted for the page and counted once: left to itself, the
+    planner would walk the sort index hoping to meet 20 matches early, which reads the
+    whole table when they are rare or sort late ("yasmine", a phone suffix).
+    """
+    conditions, in_order = _search_filters(q, tags)
+    offset = (page - 1) * page_size
+    if in_order:
+        stmt = (
+            sa.select(Customer)
+            .where(*conditions)
+            .order_by(Customer.search_name, Customer.id)
+            .limit(page_size)
+            .offset(offset)
+        )
+        return _with_stats(stmt), False
+    matches = (
+        sa.select(Customer.id, Customer.search_name)
+        .where(*conditions)
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    window = (
+        sa.select(matches.c.id, matches.c.search_name)
+        .order_by(matches.c.search_name, matches.c.id)
+        .limit(page_size)
+        .offset(offset)
+        .subquery("page")
+    )
+    total = sa.select(sa.func.count()).select_from(matches).scalar_subquery()
+    stmt = (
+        sa.select(Customer, total.label("total"))
+        .join(window, window.c.id == Customer.id)
+        .order_by(window.c.search_name, window.c.id)
+    )
+    return _with_stats(stmt), True
+
+
+# For this transaction only. Plans are made for the actual values: a plan cached for "any
+# pattern" (psycopg prepares a statement it has run a few times) cannot know whether a
+# pattern is rare or common. And index pages cost about what heap pages do (a tenant's
+# customers are read often, so cached): the unfiltered total then counts the compact phone
+# index, about half the time of reading the whole table.
+_SEARCH_SETTINGS = sa.text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('random_page_cost', '1.1', true)"
+)
 
 
 def search_customers(
@@ -600,8 +678,24 @@ def search_customers(
     tags: Iterable[str] = (),
     pagination: PaginationParameters,
 ) -> list[Customer]:
-    """One page of `search_statement`, with each customer's visit stats."""
-    return paginate(_with_stats(search_statement(q=q, tags=tags)), pagination)
+    """One page of active customers matching `q` and `tags`, by name, with visit stats."""
+    sess = session()
+    sess.execute(_SEARCH_SETTINGS)
+    stmt, carries_total = search_page_statement(
+        q=q, tags=tags, page=pagination.page, page_size=pagination.page_size
+    )
+    stmt = stmt.execution_options(populate_existing=True)
+    if not carries_total:
+        pagination.item_count = sess.scalar(search_count_statement(q=q, tags=tags))
+        return list(sess.scalars(stmt))
+    rows = sess.execute(stmt).all()
+    if rows:
+        pagination.item_count = rows[0].total
+    elif pagination.page == 1:
+        pagination.item_count = 0
+    else:  # past the last page: the total is still owed to the client
+        pagination.item_count = sess.scalar(search_count_statement(q=q, tags=tags))
+    return [row[0] for row in rows]
 
 
 def list_consent_events(*, customer_id: uuid.UUID) -> list[ConsentEvent]:

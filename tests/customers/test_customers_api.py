@@ -290,3 +290,24 @@ def test_a_member_of_one_tenant_gets_403_on_another(api, client, other_tenant):
     headers = {**api.tenant.owner.headers, "X-Tenant": other_tenant.slug}
     response = client.get(f"/api/v1/customers/{customer['id']}", headers=headers)
     assert response.status_code == 403
+
+
+def test_the_openapi_document_describes_the_customer_endpoints(client):
+    spec = client.get("/api/openapi.json").get_json()
+    paths = spec["paths"]
+    for path in (
+        "/api/v1/customers",
+        "/api/v1/customers/{customer_id}",
+        "/api/v1/customers/{customer_id}/consents",
+        "/api/v1/customers/{customer_id}/bookings",
+        "/api/v1/customers/{customer_id}/export",
+        "/api/v1/customers/{customer_id}/erase",
+    ):
+        assert path in paths, path
+    conflict = paths["/api/v1/customers"]["post"]["responses"]["409"]
+    schema = conflict["content"]["application/problem+json"]["schema"]
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    assert "existing_id" in spec["components"]["schemas"][name]["properties"]
+    create = spec["components"]["schemas"]["CustomerCreate"]["properties"]
+    assert create["full_name"]["maxLength"] == 200
+    assert create["notes"]["maxLength"] == 5000

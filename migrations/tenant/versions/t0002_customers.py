@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table('customers',
     sa.Column('id', sa.UUID(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('full_name', sa.String(length=200), nullable=False),
+    sa.Column('search_name', sa.Text(collation='C'), sa.Computed('public.bookme_fold(full_name)', persisted=True), nullable=False),
     sa.Column('phone', sa.String(length=16), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('locale', sa.String(length=2), server_default='fr', nullable=False),
@@ -57,8 +58,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers'))
     )
     op.create_index('ix_customers_email_trgm', 'customers', [sa.literal_column('lower(email) public.gin_trgm_ops')], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
-    op.create_index('ix_customers_name_sort', 'customers', [sa.literal_column('public.bookme_fold(full_name) COLLATE "C"'), 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
-    op.create_index('ix_customers_name_trgm', 'customers', [sa.literal_column('public.bookme_fold(full_name) public.gin_trgm_ops')], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
+    op.create_index('ix_customers_name_sort', 'customers', ['search_name', 'id'], unique=False, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
+    op.create_index('ix_customers_name_trgm', 'customers', [sa.literal_column('search_name public.gin_trgm_ops')], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('ix_customers_phone_suffix', 'customers', [sa.literal_column('reverse(phone) COLLATE "C"')], unique=False, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('ix_customers_tags', 'customers', ['tags'], unique=False, postgresql_using='gin', postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
     op.create_index('uq_customers_email_active', 'customers', [sa.literal_column('lower(email)')], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND erased_at IS NULL'))
