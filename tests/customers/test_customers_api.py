@@ -282,6 +282,8 @@ def test_a_tenant_never_sees_another_tenants_customers(api, client, tenant, othe
     assert theirs.delete(mine["id"]).status_code == 404
     assert theirs.post(f"/{mine['id']}/erase").status_code == 404
     assert theirs.get(f"/{mine['id']}/export").status_code == 404
+    assert theirs.get(f"/{mine['id']}/consents").status_code == 404
+    assert theirs.get(f"/{mine['id']}/bookings").status_code == 404
     assert api.get(f"/{mine['id']}").get_json()["erased_at"] is None
 
 

@@ -146,3 +146,24 @@ def test_a_deleted_customer_does_not_match_and_a_new_one_is_created(ref):
         tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma", phone="0612345678"
     )
     assert new.id != old.id
+
+
+def test_a_customer_created_concurrently_is_found_instead_of_duplicated(ref, monkeypatch):
+    """The lookup misses a record another request has just committed: the unique index
+    refuses the insert, and the second lookup returns that record."""
+    other = service.create_customer(
+        tenant=ref, actor=STAFF, now=NOW, full_name="Salma", phone="0612345678"
+    )
+    real_find = service._find_active
+    calls = []
+
+    def find_late(**kwargs):
+        calls.append(kwargs)
+        return None if len(calls) == 1 else real_find(**kwargs)
+
+    monkeypatch.setattr(service, "_find_active", find_late)
+    found = service.find_or_create_customer(
+        tenant=ref, actor=CUSTOMER, now=NOW, full_name="Salma B.", phone="+212612345678"
+    )
+    assert found.id == other.id
+    assert found.full_name == "Salma"
