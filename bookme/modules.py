@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "bookme.customers.models",
     "bookme.bookings.models",
     "bookme.communications.models",
+    "bookme.payments.models",
 )
 
 
@@ -30,16 +31,19 @@ def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
     from bookme.bookings.routes import blp as bookings
     from bookme.communications.routes import blp as notifications
     from bookme.customers.routes import blp as customers
+    from bookme.payments.routes import blp as payments
     from bookme.services.routes import blp as catalog
     from bookme.staff.routes import blp as staff
     from bookme.tenants.routes import blp as tenants
     from bookme.users.routes import blp as users
 
-    return [users, tenants, catalog, staff, customers, bookings, availability, notifications]
+    return [users, tenants, catalog, staff, customers, bookings, availability, notifications,
+            payments]
 
 
 def WEB_BLUEPRINTS() -> list[Any]:  # noqa: N802
     """Plain Flask blueprints (webhooks, admin, the manage page)."""
     from bookme.communications.webhooks import blp as twilio_webhooks
+    from bookme.payments.webhooks import blp as payment_webhooks
 
-    return [twilio_webhooks]
+    return [twilio_webhooks, payment_webhooks]

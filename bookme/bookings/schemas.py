@@ -62,6 +62,12 @@ class BookingCreateSchema(_BookingRequestSchema):
 class PublicBookingCreateSchema(_BookingRequestSchema):
     """A booking made by the customer through the public API."""
 
+    payment_provider = ma.fields.String(
+        validate=ma.validate.OneOf(["stripe", "paypal"]),
+        metadata={"description": "When the service asks for online payment: `stripe` (default) "
+                  "or `paypal`. Ignored otherwise."},
+    )
+
     @ma.validates_schema
     def _customer_required(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "customer" not in data:
@@ -114,6 +120,34 @@ class BookingSchema(Schema):
     updated_at = TenantDateTime()
 
 
+class BookingPaymentSchema(Schema):
+    """An online payment opened with a public booking (decimal strings, as the payments API)."""
+
+    id = ma.fields.UUID()
+    provider = ma.fields.String(metadata={"enum": ["stripe", "paypal"]})
+    kind = ma.fields.String(metadata={"enum": ["deposit", "balance", "full"]})
+    amount = ma.fields.String(metadata={"example": "50.00"})
+    currency = ma.fields.String()
+    status = ma.fields.String(metadata={"example": "requires_payment"})
+    client_secret = ma.fields.String(metadata={"description": "Stripe: confirm with Stripe.js"})
+    publishable_key = ma.fields.String(metadata={"description": "Stripe: for Stripe.js"})
+    approval_url = ma.fields.String(metadata={"description": "PayPal: send the customer here"})
+    charged_amount = ma.fields.String(metadata={"description": "PayPal: charged in EUR/USD"})
+    charged_currency = ma.fields.String()
+    exchange_rate = ma.fields.String()
+    expires_at = ma.fields.String(metadata={"format": "date-time"})
+
+
+class ManagedPaymentSchema(Schema):
+    id = ma.fields.UUID()
+    provider = ma.fields.String(metadata={"enum": ["stripe", "paypal", "cash"]})
+    kind = ma.fields.String(metadata={"enum": ["deposit", "balance", "full"]})
+    amount = ma.fields.String()
+    currency = ma.fields.String()
+    status = ma.fields.String()
+    amount_refunded = ma.fields.String()
+
+
 class PublicBookingCreatedSchema(Schema):
     """What a customer gets back from a public booking; `manage_token` is shown this once."""
 
@@ -135,6 +169,12 @@ class PublicBookingCreatedSchema(Schema):
         metadata={"description": "The customer's self-service token; never shown again."}
     )
     manage_url = ma.fields.String(metadata={"description": "{PUBLIC_BASE_URL}/m/{manage_token}"})
+    payment = ma.fields.Nested(
+        BookingPaymentSchema,
+        metadata={"description": "When the service asks for online payment: the payment to "
+                  "complete before `payment_due_at` (Stripe `client_secret` or PayPal "
+                  "`approval_url`)."},
+    )
 
 
 class BookingQueryArgsSchema(QuerySchema):
@@ -253,3 +293,4 @@ class ManagedBookingSchema(Schema):
     can_change = ma.fields.Boolean(
         metadata={"description": "Whether cancel and reschedule are open right now."}
     )
+    payments = ma.fields.List(ma.fields.Nested(ManagedPaymentSchema))

@@ -309,6 +309,17 @@ def _booking_over(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_
     outbox.cancel_pending(tenant=tenant, booking_id=booking.id, now=now, events=("booking_reminder",))
 
 
+@events.subscribe("payment.succeeded")
+def _payment_succeeded(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
+    """The receipt, written in the payment's transaction (payments emits the event)."""
+    outbox.notify(tenant=tenant, booking=booking, event="payment_receipt", now=now)
+
+
+@events.subscribe("payment.refunded")
+def _payment_refunded(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
+    outbox.notify(tenant=tenant, booking=booking, event="payment_refunded", now=now)
+
+
 # --- customers: erasure and export -------------------------------------------------------------
 
 

@@ -39,6 +39,13 @@ class Service(Base):
         sa.CheckConstraint("max_advance_days BETWEEN 1 AND 730", name="max_advance"),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
         sa.CheckConstraint("jsonb_typeof(metadata) = 'object'", name="metadata_object"),
+        sa.CheckConstraint("payment_mode IN ('none', 'deposit', 'full')", name="payment_mode"),
+        sa.CheckConstraint(
+            "(payment_mode = 'deposit') = (num_nonnulls(deposit_amount, deposit_percent) = 1)"
+            " AND (deposit_amount IS NULL OR deposit_amount > 0)"
+            " AND (deposit_percent IS NULL OR deposit_percent BETWEEN 1 AND 100)",
+            name="deposit",
+        ),
         # One name per category (case-insensitive); uncategorised services share one namespace.
         sa.Index(
             "uq_services_category_name",
@@ -64,7 +71,26 @@ class Service(Base):
     max_advance_days: Mapped[int] = mapped_column(server_default="60")
     is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
+    # What a public booking pays online (the payments module): nothing, a deposit, or all of it.
+    payment_mode: Mapped[str] = mapped_column(sa.String(16), server_default="none")
+    deposit_amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
+    deposit_percent: Mapped[int | None] = mapped_column(sa.SmallInteger)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
     category: Mapped[ServiceCategory | None] = relationship()
+
+    @property
+    def payment(self) -> dict[str, Any]:
+        """The API's `payment` object over the three payment columns."""
+        return {
+            "mode": self.payment_mode or "none",
+            "deposit_amount": self.deposit_amount,
+            "deposit_percent": self.deposit_percent,
+        }
+
+    @payment.setter
+    def payment(self, value: dict[str, Any]) -> None:
+        self.payment_mode = value.get("mode", "none")
+        self.deposit_amount = value.get("deposit_amount")
+        self.deposit_percent = value.get("deposit_percent")

@@ -100,6 +100,42 @@ class ServiceCategoryUpdateSchema(Schema):
 # --- services -----------------------------------------------------------------------------------
 
 
+class ServicePaymentSchema(Schema):
+    """What a public booking of the service pays online when it is made."""
+
+    mode = ma.fields.String(
+        load_default="none",
+        validate=ma.validate.OneOf(["none", "deposit", "full"]),
+        metadata={"description": "`none` (pay at the counter), `deposit` or `full` prepayment."},
+    )
+    deposit_amount = Money(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "A fixed deposit (mode `deposit`; capped at the price)."},
+    )
+    deposit_percent = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "A deposit as a percentage of the price, rounded half up."},
+    )
+
+    @ma.validates_schema
+    def _deposit(self, data: dict[str, Any], **kwargs: Any) -> None:
+        given = [k for k in ("deposit_amount", "deposit_percent") if data.get(k) is not None]
+        if data.get("mode") == "deposit":
+            if len(given) != 1:
+                raise ma.ValidationError(
+                    "A deposit takes exactly one of deposit_amount and deposit_percent.",
+                    "deposit_amount",
+                )
+            if data.get("deposit_amount") is not None and data["deposit_amount"] <= 0:
+                raise ma.ValidationError("Must be more than zero.", "deposit_amount")
+        elif given:
+            raise ma.ValidationError("Only a deposit takes a deposit amount or percent.", given[0])
+
+
 class ServiceSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
     name = ma.fields.String()
@@ -115,6 +151,7 @@ class ServiceSchema(Schema):
     max_advance_days = ma.fields.Integer()
     is_active = ma.fields.Boolean()
     metadata = ma.fields.Dict(attribute="metadata_")
+    payment = ma.fields.Nested(ServicePaymentSchema)
     created_at = TenantDateTime(dump_only=True)
     updated_at = TenantDateTime(dump_only=True)
 
@@ -157,6 +194,11 @@ def _service_fields(create: bool) -> dict[str, ma.fields.Field]:
         ),
         "is_active": ma.fields.Boolean(**default(True)),
         "metadata": Metadata(**default({})),
+        "payment": ma.fields.Nested(
+            ServicePaymentSchema,
+            **default({"mode": "none", "deposit_amount": None, "deposit_percent": None}),
+            metadata={"description": "Online payment asked of public bookings (default none)."},
+        ),
     }
 
 

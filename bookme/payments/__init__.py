@@ -1,0 +1,1 @@
+"""Payments: transactions, providers (Stripe, PayPal, cash), refunds, webhooks, invoices."""
