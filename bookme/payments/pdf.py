@@ -12,17 +12,19 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 from bookme.core import tenancy
 from bookme.payments import invoices, money
 from bookme.payments.models import Invoice
 
 FONTS = Path(__file__).resolve().parent / "fonts"
-LRI, PDI = "\u2066", "\u2069"
+LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
 
 LABELS: dict[str, dict[str, str]] = {
     "fr": {
@@ -31,8 +33,11 @@ LABELS: dict[str, dict[str, str]] = {
         "number": "Numéro",
         "date": "Date",
         "customer": "Client",
-        "credits": "Annule et remplace partiellement la facture",
+        "credits": "Avoir sur la facture",
         "description": "Désignation",
+        "col_excl": "HT",
+        "col_tax": "TVA",
+        "col_total": "TTC",
         "appointment": "Rendez-vous du",
         "excl": "Total HT",
         "tax": "TVA",
@@ -57,6 +62,9 @@ LABELS: dict[str, dict[str, str]] = {
         "customer": "الزبون",
         "credits": "يخص الفاتورة",
         "description": "البيان",
+        "col_excl": "دون الضريبة",
+        "col_tax": "الضريبة",
+        "col_total": "المجموع",
         "appointment": "موعد",
         "excl": "المجموع دون احتساب الضريبة",
         "tax": "الضريبة على القيمة المضافة",
@@ -79,6 +87,11 @@ LABELS: dict[str, dict[str, str]] = {
 def isolate(text: Any) -> str:
     """Keep a number, date or code left to right inside any paragraph direction."""
     return f"{LRI}{text}{PDI}"
+
+
+def free(text: Any) -> str:
+    """Free text (names, addresses) takes the direction of its own first strong letter."""
+    return f"{FSI}{text}{PDI}" if text else ""
 
 
 def language(invoice: Invoice) -> str:
@@ -111,6 +124,10 @@ class _Pdf(FPDF):
         return "R" if self.rtl else "L"
 
     @property
+    def start_align(self) -> str:
+        return "RIGHT" if self.rtl else "LEFT"
+
+    @property
     def end(self) -> str:
         return "L" if self.rtl else "R"
 
@@ -125,16 +142,6 @@ class _Pdf(FPDF):
     ) -> None:
         self.set_font("dejavu", "B" if bold else "", size)
         self.multi_cell(0, height, text, align=align or self.start, new_x="LMARGIN", new_y="NEXT")
-
-    def row(
-        self, cells: list[tuple[str, float, str]], *, bold: bool = False, fill: bool = False
-    ) -> None:
-        """One table row; `cells` in reading order, laid right to left in Arabic."""
-        self.set_font("dejavu", "B" if bold else "", 10)
-        ordered = list(reversed(cells)) if self.rtl else cells
-        for text, width, align in ordered:
-            self.cell(width, 8, text, border=1, align=align, fill=fill)
-        self.ln()
 
 
 def build(invoice: Invoice, *, timezone: str) -> bytes:
@@ -153,9 +160,9 @@ def build(invoice: Invoice, *, timezone: str) -> bytes:
     def amount(minor: int) -> str:
         return isolate(f"{money.format(minor)} {currency}")
 
-    pdf.line_text(issuer.get("legal_name") or "", size=14, bold=True, height=8)
+    pdf.line_text(free(issuer.get("legal_name")), size=14, bold=True, height=8)
     if issuer.get("address"):
-        pdf.line_text(issuer["address"])
+        pdf.line_text(free(issuer["address"]))
     ids = [
         f"{t[key]}: {isolate(issuer[key])}"
         for key in ("ice", "tax_id", "trade_register")
@@ -170,36 +177,38 @@ def build(invoice: Invoice, *, timezone: str) -> bytes:
     if invoice.credited_invoice_number:
         pdf.line_text(f"{t['credits']} {isolate(invoice.credited_invoice_number)}")
     pdf.ln(3)
-    who = [customer.get("full_name") or ""]
+    who = [free(customer.get("full_name"))]
     who += [isolate(customer[key]) for key in ("phone", "email") if customer.get(key)]
     pdf.line_text(f"{t['customer']}: " + " — ".join(x for x in who if x))
     pdf.ln(5)
 
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-    columns = [0.46, 0.18, 0.16, 0.20]
-    header = [t["description"], t["excl"], t["tax"], t["total"]]
-    pdf.set_fill_color(235, 235, 235)
-    pdf.row(
-        [(text, width * share, "C") for text, share in zip(header, columns, strict=True)],
-        bold=True,
-        fill=True,
-    )
+    rows = [[t["description"], t["col_excl"], t["col_tax"], t["col_total"]]]
     for line in invoice.lines:
-        label = f"{t.get(line.get('kind', ''), '')} — {line.get('description', '')}".strip(" —")
+        label = free(line.get("description", ""))
+        if t.get(line.get("kind", "")):
+            label = f"{t[line['kind']]} — {label}"
         when = line.get("appointment_at")
         if when:
-            from datetime import datetime
-
             local = datetime.fromisoformat(when).astimezone(zone)
-            label += f" ({t['appointment']} {isolate(local.strftime('%Y-%m-%d %H:%M'))})"
-        pdf.row(
-            [
-                (label, width * columns[0], pdf.start),
-                (amount(line["total_excl_tax"]), width * columns[1], "R"),
-                (amount(line["tax"]), width * columns[2], "R"),
-                (amount(line["total"]), width * columns[3], "R"),
-            ]
+            label += f"\n{t['appointment']} {isolate(local.strftime('%Y-%m-%d %H:%M'))}"
+        rows.append(
+            [label, amount(line["total_excl_tax"]), amount(line["tax"]), amount(line["total"])]
         )
+
+    def ordered(cells: list[Any]) -> list[Any]:  # Arabic tables read from the right
+        return list(reversed(cells)) if rtl else list(cells)
+
+    pdf.set_font("dejavu", size=9)
+    with pdf.table(
+        col_widths=ordered([52, 16, 16, 16]),
+        text_align=ordered([pdf.start_align, "RIGHT", "RIGHT", "RIGHT"]),
+        headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
+        line_height=6,
+    ) as table:
+        for cells in rows:
+            row = table.row()
+            for cell in ordered(cells):
+                row.cell(cell)
     pdf.ln(4)
     rate = isolate(f"{invoice.tax_rate:.2f} %")
     for label, value, bold in (

@@ -579,6 +579,20 @@ def _return_url(booking: Booking) -> str | None:
         return None
 
 
+def _default_amount(booking: Booking, due: int) -> int:
+    """All that is due, except a hold awaiting its deposit: the deposit it was booked with."""
+    if booking.status == "pending" and booking.payment_due_at is not None:
+        first = session().scalar(
+            sa.select(Payment.amount)
+            .where(Payment.booking_id == booking.id, Payment.provider.in_(ONLINE_PROVIDERS))
+            .order_by(Payment.created_at)
+            .limit(1)
+        )
+        if first is not None:
+            return min(int(first), due)
+    return due
+
+
 def _check_payable(booking: Booking, now: datetime) -> None:
     if booking.status not in ACTIVE_STATUSES:
         raise errors.InvalidTransition(f"A {booking.status} booking takes no payment.")
@@ -607,10 +621,10 @@ def _open_online(
     settings = load_settings()
     provider(name, settings)  # 422 provider_not_configured before anything else
     due = amount_due(booking)
-    wanted = due if amount is None else amount
     existing = _open_payment_of(booking.id)
-    if existing is not None and existing.provider == name and existing.amount == wanted:
+    if existing is not None and existing.provider == name and amount in (None, existing.amount):
         return existing
+    wanted = _default_amount(booking, due) if amount is None else amount
     if due <= 0:
         raise errors.validation_error({"amount": ["Nothing is due on this booking."]})
     if wanted > due:
@@ -1220,6 +1234,9 @@ def execute_refund(*, tenant: tenancy.TenantRef, now: datetime, refund_id: uuid.
                 currency=currency,
             )
     except Rejected as exc:
+        if refund.provider_reference:  # the provider has it but won't show it: keep waiting
+            log.warning("refund %s: provider refused to show it (%s)", refund_id, exc)
+            return "pending"
         outcome = RefundOutcome(status="failed", failure_reason=str(exc))
     except Unreachable:
         log.warning("refund %s: provider unreachable; left pending for a retry", refund_id)

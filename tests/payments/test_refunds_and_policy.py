@@ -1,0 +1,361 @@
+"""Cash at the counter, refunds by hand and by policy, expiring holds, late payments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bookme.core import clock
+from tests.conftest import add_member
+from tests.payments.conftest import drain, rows
+from tests.plugins.localstripe import pay_intent, signed, stripe_event
+
+
+def _paid(configured, url, service=None, starts_at="2027-05-04 10:00"):
+    created = configured.booked(service or configured.salon.cut, starts_at)
+    payment = configured.payment(created["payment"]["id"])
+    intent = pay_intent(url, payment["provider_reference"])
+    body, headers = signed(stripe_event("payment_intent.succeeded", intent))
+    assert configured.stripe_webhook(body, headers).status_code == 200
+    drain()
+    return created
+
+
+# --- cash ---------------------------------------------------------------------------------------
+
+
+def test_cash_at_the_counter_is_paid_at_once_with_its_invoice(api):
+    booking = api.staff_book(api.salon.plain)
+    answer = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "50.00"}
+    )
+    assert answer.status_code == 201, answer.get_json()
+    payment = answer.get_json()
+    assert (payment["provider"], payment["status"], payment["amount"], payment["kind"]) == (
+        "cash",
+        "succeeded",
+        "50.00",
+        "deposit",
+    )
+    after = api.booking(booking["id"])
+    assert (after["payment_status"], after["amount_paid"], after["amount_due"]) == (
+        "deposit_paid",
+        "50.00",
+        "30.00",
+    )
+    balance = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "30.00"}
+    )
+    assert balance.get_json()["kind"] == "balance"
+    assert api.booking(booking["id"])["payment_status"] == "paid"
+    numbers = [i["number"] for i in api.get("/invoices").get_json()]
+    assert numbers == ["2027-000001", "2027-000002"]
+
+
+def test_cash_beyond_what_is_due_is_refused(api):
+    booking = api.staff_book(api.salon.plain)
+    answer = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.01"}
+    )
+    assert answer.status_code == 422
+    answer = api.post(f"/bookings/{booking['id']}/payments", {"provider": "cash"})
+    assert answer.status_code == 422 and "amount" in answer.get_json()["errors"]
+
+
+def test_cash_is_refunded_by_staff_at_once_with_a_credit_note(api):
+    booking = api.staff_book(api.salon.plain)
+    payment = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    ).get_json()
+    refund = api.post(f"/payments/{payment['id']}/refunds", {"amount": "30.00", "reason": "geste"})
+    assert refund.status_code == 201
+    assert (refund.get_json()["status"], refund.get_json()["amount"]) == ("succeeded", "30.00")
+    detail = api.payment(payment["id"])
+    assert (detail["status"], detail["amount_refunded"]) == ("partially_refunded", "30.00")
+    rest = api.post(f"/payments/{payment['id']}/refunds", {})
+    assert rest.get_json()["amount"] == "50.00"
+    assert api.payment(payment["id"])["status"] == "refunded"
+    assert api.booking(booking["id"])["payment_status"] == "refunded"
+    notes = api.get("/invoices", kind="credit_note").get_json()
+    assert [(n["number"], n["total"], n["tax"]) for n in notes] == [
+        ("AV-2027-000001", "30.00", "5.00"),
+        ("AV-2027-000002", "50.00", "8.33"),
+    ]
+    # Net and tax of the credit notes add up to the invoice's.
+    invoice = api.get("/invoices", kind="invoice").get_json()[0]
+    assert invoice["tax"] == "13.33"
+    exceeded = api.post(f"/payments/{payment['id']}/refunds", {"amount": "0.01"})
+    assert exceeded.status_code == 422
+    assert exceeded.get_json()["code"] == "refund_exceeds_payment"
+
+
+def test_a_refund_larger_than_what_remains_is_refused(api):
+    booking = api.staff_book(api.salon.plain)
+    payment = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    ).get_json()
+    answer = api.post(f"/payments/{payment['id']}/refunds", {"amount": "80.01"})
+    assert answer.status_code == 422 and answer.get_json()["code"] == "refund_exceeds_payment"
+
+
+def test_the_same_idempotency_key_answers_the_same_refund(api):
+    booking = api.staff_book(api.salon.plain)
+    payment = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    ).get_json()
+    key = {"Idempotency-Key": "refund-1"}
+    first = api.post(f"/payments/{payment['id']}/refunds", {"amount": "10.00"}, headers=key)
+    again = api.post(f"/payments/{payment['id']}/refunds", {"amount": "10.00"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert api.payment(payment["id"])["amount_refunded"] == "10.00"
+    other = api.post(f"/payments/{payment['id']}/refunds", {"amount": "20.00"}, headers=key)
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
+
+
+def test_staff_may_not_refund(api):
+    booking = api.staff_book(api.salon.plain)
+    payment = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    ).get_json()
+    staff = add_member(api.salon.tenant, "staff")
+    assert api.as_(staff).post(f"/payments/{payment['id']}/refunds", {}).status_code == 403
+    assert api.as_(staff).get("/payments").status_code == 403
+
+
+def test_payments_are_listed_with_filters(api):
+    booking = api.staff_book(api.salon.plain)
+    api.post(f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"})
+    listed = api.get("/payments", booking_id=booking["id"], provider="cash").get_json()
+    assert len(listed) == 1
+    assert api.get("/payments", provider="stripe").get_json() == []
+    assert api.get("/payments", status="bogus").status_code == 422
+
+
+# --- online refunds -----------------------------------------------------------------------------
+
+
+def test_an_online_refund_goes_through_stripe(configured, providers):
+    url, _ = providers
+    created = _paid(configured, url)
+    answer = configured.post(f"/payments/{created['payment']['id']}/refunds", {"amount": "20.00"})
+    assert answer.status_code == 201
+    refund = answer.get_json()
+    assert refund["status"] == "succeeded" and refund["provider_reference"].startswith("re_")
+    assert configured.booking(created["id"])["amount_paid"] == "40.00"
+
+
+# --- the refund policy on cancellation ----------------------------------------------------------
+
+
+def test_the_business_cancelling_refunds_online_payments_in_full(configured, providers):
+    url, _ = providers
+    created = _paid(configured, url)
+    answer = configured.post(f"/bookings/{created['id']}/cancel", {"reason": "closed"})
+    assert answer.status_code == 200
+    drain()
+    payment = configured.payment(created["payment"]["id"])
+    assert payment["status"] == "refunded"
+    assert [(r["origin"], r["status"], r["amount"]) for r in payment["refunds"]] == [
+        ("policy", "succeeded", "60.00")
+    ]
+    assert configured.booking(created["id"])["payment_status"] == "refunded"
+
+
+def test_a_customer_cancelling_early_enough_is_refunded(configured, providers):
+    url, _ = providers
+    created = _paid(configured, url, starts_at="2027-05-10 10:00")
+    answer = configured.client.post(
+        f"/api/v1/public/bookings/{created['manage_token']}/cancel", json={}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    drain()
+    assert configured.payment(created["payment"]["id"])["status"] == "refunded"
+
+
+def test_a_customer_cancelling_late_keeps_the_deposit_with_the_business(configured, providers):
+    url, _ = providers
+    configured.put("/payment-settings", {"refund_policy": {"full_refund_hours_before": 48}})
+    created = _paid(configured, url, starts_at="2027-05-04 15:00")  # 30 hours ahead
+    answer = configured.client.post(
+        f"/api/v1/public/bookings/{created['manage_token']}/cancel", json={}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    drain()
+    payment = configured.payment(created["payment"]["id"])
+    assert payment["status"] == "succeeded" and payment["refunds"] == []
+    assert configured.booking(created["id"])["payment_status"] == "deposit_paid"
+
+
+def test_a_no_show_keeps_the_deposit(configured, providers):
+    url, _ = providers
+    created = _paid(configured, url)
+    clock.advance(timedelta(days=1, hours=3))
+    assert configured.post(f"/bookings/{created['id']}/no-show").status_code == 200
+    drain()
+    assert configured.payment(created["payment"]["id"])["status"] == "succeeded"
+
+
+def test_rescheduling_a_paid_booking_never_asks_again(configured, providers):
+    url, _ = providers
+    created = _paid(configured, url)
+    answer = configured.post(
+        f"/bookings/{created['id']}/reschedule", {"starts_at": "2027-05-05T11:00:00+01:00"}
+    )
+    assert answer.status_code == 200
+    after = answer.get_json()
+    assert (after["status"], after["payment_status"], after["payment_due_at"]) == (
+        "confirmed",
+        "deposit_paid",
+        None,
+    )
+    assert len(configured.get("/payments", booking_id=created["id"]).get_json()) == 1
+
+
+# --- holds --------------------------------------------------------------------------------------
+
+
+def test_an_expired_hold_is_cancelled_and_its_intent_too(configured, providers):
+    from bookme.payments import tasks
+
+    url, _ = providers
+    created = configured.booked(configured.salon.cut)
+    clock.advance(timedelta(minutes=16))
+    tasks.expire_holds()
+    drain()
+    booking = configured.booking(created["id"])
+    assert (booking["status"], booking["cancellation_reason"]) == ("cancelled", "payment_expired")
+    payment = configured.payment(created["payment"]["id"])
+    assert payment["status"] == "cancelled"
+    from tests.plugins.localstripe import stripe_client
+
+    intent = stripe_client(url).v1.payment_intents.retrieve(payment["provider_reference"])
+    assert intent.status == "canceled"
+
+
+def test_an_expired_hold_never_blocks_the_slot(configured, providers):
+    first = configured.booked(configured.salon.cut)
+    clock.advance(timedelta(minutes=16))
+    slots = configured.client.get(
+        "/api/v1/public/availability",
+        headers={"X-Tenant": configured.salon.tenant.slug},
+        query_string={
+            "service_id": str(configured.salon.cut.id),
+            "from": "2027-05-04",
+            "to": "2027-05-04",
+        },
+    ).get_json()["slots"]
+    assert "2027-05-04T10:00:00+01:00" in [s["starts_at"] for s in slots]
+    second = configured.booked(configured.salon.cut)
+    assert second["id"] != first["id"]
+    assert configured.booking(first["id"])["cancellation_reason"] == "payment_expired"
+    assert configured.payment(first["payment"]["id"])["status"] == "cancelled"
+
+
+def test_a_payment_after_its_hold_expired_is_refunded_in_full(configured, providers):
+    from bookme.payments import tasks
+
+    url, _ = providers
+    created = configured.booked(configured.salon.cut)
+    payment = configured.payment(created["payment"]["id"])
+    intent = pay_intent(url, payment["provider_reference"])  # paid, but the webhook is late
+    clock.advance(timedelta(minutes=16))
+    tasks.expire_holds()
+    body, headers = signed(stripe_event("payment_intent.succeeded", intent))
+    configured.stripe_webhook(body, headers)
+    drain()
+    payment = configured.payment(created["payment"]["id"])
+    assert payment["status"] == "refunded"
+    assert [(r["origin"], r["status"]) for r in payment["refunds"]] == [
+        ("late_payment", "succeeded")
+    ]
+    assert configured.booking(created["id"])["status"] == "cancelled"
+    kinds = sorted(i["kind"] for i in configured.get("/invoices").get_json())
+    assert kinds == ["credit_note", "invoice"]
+
+
+def test_paying_after_the_hold_passed_is_refused(configured, providers):
+    created = configured.booked(configured.salon.cut)
+    clock.advance(timedelta(minutes=16))
+    answer = configured.client.post(
+        f"/api/v1/public/bookings/{created['manage_token']}/pay", json={"provider": "stripe"}
+    )
+    assert answer.status_code == 409 and answer.get_json()["code"] == "invalid_transition"
+
+
+# --- the customer's side ------------------------------------------------------------------------
+
+
+def test_the_manage_link_shows_payments_and_what_is_due(configured, providers):
+    created = configured.booked(configured.salon.cut)
+    view = configured.client.get(f"/api/v1/public/bookings/{created['manage_token']}").get_json()
+    assert view["amount_due"] == "200.00"
+    assert view["payment_due_at"] == "2027-05-03T09:15:00+01:00"
+    assert [(p["provider"], p["status"], p["amount"]) for p in view["payments"]] == [
+        ("stripe", "requires_payment", "60.00")
+    ]
+
+
+def test_the_pay_link_returns_the_open_payment(configured, providers):
+    created = configured.booked(configured.salon.cut)
+    pay = f"/api/v1/public/bookings/{created['manage_token']}/pay"
+    answer = configured.client.post(pay, json={"provider": "stripe"})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["id"] == created["payment"]["id"]
+    assert answer.get_json()["client_secret"] == created["payment"]["client_secret"]
+
+
+def test_switching_to_paypal_replaces_the_open_payment_with_the_same_deposit(configured, providers):
+    created = configured.booked(configured.salon.cut)
+    pay = f"/api/v1/public/bookings/{created['manage_token']}/pay"
+    answer = configured.client.post(pay, json={"provider": "paypal"})
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert (body["provider"], body["amount"], body["kind"]) == ("paypal", "60.00", "deposit")
+    assert (body["charged_amount"], body["charged_currency"]) == ("5.52", "EUR")
+    assert body["approval_url"].startswith(providers[1].url)
+    assert configured.payment(created["payment"]["id"])["status"] == "cancelled"
+    again = configured.client.post(pay, json={"provider": "paypal"})
+    assert again.get_json()["id"] == body["id"]
+
+
+def test_staff_open_an_online_payment_for_the_balance(configured, providers):
+    url, _ = providers
+    created = _paid(configured, url)
+    answer = configured.post(f"/bookings/{created['id']}/payments", {"provider": "stripe"})
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert (body["amount"], body["kind"], body["status"]) == (
+        "140.00",
+        "balance",
+        "requires_payment",
+    )
+    intent = pay_intent(url, configured.payment(body["id"])["provider_reference"])
+    event, headers = signed(stripe_event("payment_intent.succeeded", intent))
+    configured.stripe_webhook(event, headers)
+    drain()
+    assert configured.booking(created["id"])["payment_status"] == "paid"
+
+
+def test_a_cancelled_booking_takes_no_payment(configured, providers):
+    booking = configured.staff_book(configured.salon.plain)
+    configured.post(f"/bookings/{booking['id']}/cancel", {})
+    answer = configured.post(f"/bookings/{booking['id']}/payments", {"provider": "stripe"})
+    assert answer.status_code == 409
+
+
+def test_an_unreachable_provider_answers_502_and_records_nothing(api, app, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setitem(
+        app.config,
+        "BOOKME",
+        dataclasses.replace(app.config["BOOKME"], stripe_api_base="http://127.0.0.1:9"),
+    )
+    from tests.payments.conftest import STRIPE_SETTINGS
+
+    api.put("/payment-settings", {"stripe": STRIPE_SETTINGS})
+    answer = api.public_book(api.salon.cut)
+    assert answer.status_code == 502
+    assert answer.get_json()["code"] == "provider_error"
+    assert rows("SELECT count(*) AS n FROM bookings")[0].n == 0
+    assert rows("SELECT count(*) AS n FROM payments")[0].n == 0
