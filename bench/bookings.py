@@ -21,6 +21,8 @@ expected to succeed. Figures print as they come; the run fails (exit 1) if a tar
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import random
 import statistics
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -56,7 +59,9 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
 
-def free_slots(slug: str, service_id: uuid.UUID, staff: list[uuid.UUID], weeks: int) -> dict[uuid.UUID, list[datetime]]:
+def free_slots(
+    slug: str, service_id: uuid.UUID, staff: list[uuid.UUID], weeks: int
+) -> dict[uuid.UUID, list[datetime]]:
     """Bookable starts per staff member, from the availability SQL, over the next `weeks`."""
     from bookme import create_app
     from bookme.bookings.availability import list_slots
@@ -119,7 +124,9 @@ RETURNING id
 """
 
 
-def raw_sql(schema: str, ids: dict[str, uuid.UUID], work: list[list[tuple[uuid.UUID, datetime]]]) -> tuple[float, list[float], int]:
+def raw_sql(
+    schema: str, ids: dict[str, uuid.UUID], work: list[list[tuple[uuid.UUID, datetime]]]
+) -> tuple[float, list[float], int]:
     url = shared.DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
     samples: list[list[float]] = [[] for _ in work]
     inserted = [0] * len(work)
@@ -172,17 +179,23 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen[byte
         "BOOKME_ENCRYPTION_KEYS": "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=",
         "PYTHONPATH": str(ROOT),
     }
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers),
-            "--worker-class", "gthread",
-            "--threads", str(threads),
-            "--keep-alive", "30",
-            "--log-level", "warning",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
             "wsgi:app",
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -207,20 +220,31 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen[byte
 def http_clients(
     url: str, headers: dict[str, str], bodies: list[list[dict[str, Any]]]
 ) -> tuple[float, list[float], Counter[int]]:
-    """Each list of bodies on its own thread and keep-alive session, all released together."""
+    """Each list of bodies on its own thread and keep-alive connection, all released together.
+
+    Plain http.client: the load generator shares the machine's two cores with the server and
+    PostgreSQL, so it should spend as little CPU per request as it can.
+    """
+    parts = urllib.parse.urlsplit(url)
     samples: list[list[float]] = [[] for _ in bodies]
     statuses: list[Counter[int]] = [Counter() for _ in bodies]
     barrier = threading.Barrier(len(bodies) + 1)
+    sent = {**headers, "Content-Type": "application/json"}
 
     def client(index: int) -> None:
-        with requests.Session() as http:
-            http.get(url.rsplit("/api/", 1)[0] + "/healthz")
-            barrier.wait()
-            for body in bodies[index]:
-                started = time.perf_counter()
-                response = http.post(url, json=body, headers=headers, timeout=60)
-                samples[index].append(time.perf_counter() - started)
-                statuses[index][response.status_code] += 1
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        payloads = [json.dumps(body).encode() for body in bodies[index]]
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        barrier.wait()
+        for payload in payloads:
+            started = time.perf_counter()
+            conn.request("POST", parts.path, body=payload, headers=sent)
+            response = conn.getresponse()
+            response.read()
+            samples[index].append(time.perf_counter() - started)
+            statuses[index][response.status] += 1
+        conn.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(bodies))]
     for thread in threads:
@@ -236,6 +260,43 @@ def http_clients(
     return elapsed, [s for per in samples for s in per], total
 
 
+class CpuMeter:
+    """CPU seconds spent by the server's processes and the database's backends for this run."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        self.server = server
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float]:
+        import psutil
+
+        root = psutil.Process(self.server.pid)
+        app = sum(_cpu(p) for p in [root, *root.children(recursive=True)])
+        url = shared.DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url) as conn:
+            pids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            ]
+        db = sum(_cpu(psutil.Process(pid)) for pid in pids if psutil.pid_exists(pid))
+        return app, db
+
+    def since(self) -> tuple[float, float]:
+        app, db = self._sample()
+        return app - self.start[0], db - self.start[1]
+
+
+def _cpu(process: Any) -> float:
+    try:
+        times = process.cpu_times()
+    except Exception:
+        return 0.0
+    return float(times.user + times.system)
+
+
 def overlaps(schema: str) -> int:
     url = shared.DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url) as conn:
@@ -245,7 +306,7 @@ def overlaps(schema: str) -> int:
               JOIN "{schema}".bookings b
                 ON a.staff_id = b.staff_id AND a.id < b.id AND a.blocked && b.blocked
              WHERE a.status IN ('pending', 'confirmed') AND b.status IN ('pending', 'confirmed')
-            """  # noqa: S608 - the schema name comes from our own tenant row
+            """
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -290,6 +351,7 @@ def main() -> None:
             chosen += [(member, a), (member, b)]
             reserved[member].update({a, b})
         storm_rounds.append(chosen)
+
     def clear_of_storm(member: uuid.UUID, at: datetime) -> bool:
         return all(abs(at - s) >= 3 * step for s in reserved[member])
 
@@ -302,12 +364,16 @@ def main() -> None:
     need = CLIENTS * (args.per_client + args.sql_per_client)
     if len(pool) < need:
         raise SystemExit(f"only {len(pool)} disjoint free slots, {need} needed: raise --weeks")
-    sql_work = [pool[i * args.sql_per_client : (i + 1) * args.sql_per_client] for i in range(CLIENTS)]
+    sql_work = [
+        pool[i * args.sql_per_client : (i + 1) * args.sql_per_client] for i in range(CLIENTS)
+    ]
     http_pool = pool[CLIENTS * args.sql_per_client :]
     http_work = [http_pool[i * args.per_client : (i + 1) * args.per_client] for i in range(CLIENTS)]
 
     failures = []
-    print(f"\n1. raw-SQL ceiling: {CLIENTS} connections, INSERT ... ON CONFLICT DO NOTHING + COMMIT")
+    print(
+        f"\n1. raw-SQL ceiling: {CLIENTS} connections, INSERT ... ON CONFLICT DO NOTHING + COMMIT"
+    )
     elapsed, samples, inserted = raw_sql(schema, ids, sql_work)
     sql_rate = inserted / elapsed
     print(
@@ -334,15 +400,26 @@ def main() -> None:
             f"\n2. booking creation over HTTP: {CLIENTS} clients on distinct slots "
             f"(gunicorn gthread, {args.workers} workers x {args.threads} threads)"
         )
+        meter = CpuMeter(server)
+        own = time.process_time()
         elapsed, samples, statuses = http_clients(endpoint, headers, work)
+        app_cpu, db_cpu = meter.since()
+        client_cpu = time.process_time() - own
         created = statuses.get(201, 0)
         rate = created / elapsed
         print(
             f"   {created:,} bookings in {elapsed:.2f} s = {rate:,.0f} bookings/s; "
-            f"p50 {statistics.median(samples) * 1000:.2f} ms, p99 {percentile(samples, 0.99):.2f} ms; "
+            f"p50 {statistics.median(samples) * 1000:.2f} ms, "
+            f"p99 {percentile(samples, 0.99):.2f} ms; "
             f"statuses {dict(statuses)}"
         )
         print(f"   = 1/{sql_rate / rate:.1f} of the raw-SQL rate")
+        print(
+            f"   CPU per booking: {app_cpu / created * 1000:.2f} ms in the app server, "
+            f"{db_cpu / created * 1000:.2f} ms in PostgreSQL, {client_cpu / created * 1000:.2f} ms "
+            "in the load generator (2 cores = 2,000 ms per second); "
+            f"1-minute load average {os.getloadavg()[0]:.1f}"
+        )
         if set(statuses) != {201}:
             failures.append(f"distinct-slot creation answered {dict(statuses)}")
         if rate < 400:

@@ -152,7 +152,9 @@ def _store_alone(claim: Claim, status: int, body: dict[str, Any] | str) -> None:
 @transactional
 def release(claim: Claim) -> None:
     session().execute(
-        sa.text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key AND claim = :claim"),
+        sa.text(
+            "DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key AND claim = :claim"
+        ),
         {"scope": claim.scope, "key": claim.key, "claim": claim.claim},
     )
 

@@ -47,7 +47,9 @@ class Booking(Base):
         ),
         sa.CheckConstraint("price >= 0 AND amount_paid >= 0", name="money"),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
-        sa.CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_at"),
+        sa.CheckConstraint(
+            "(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_at"
+        ),
         ExcludeConstraint(
             ("staff_id", "="),
             ("blocked", "&&"),
@@ -106,9 +108,7 @@ class BookingEvent(Base):
     __table_args__ = (sa.Index("ix_booking_events_booking_id_id", "booking_id", "id"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=False), primary_key=True)
-    booking_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("bookings.id", ondelete="CASCADE")
-    )
+    booking_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("bookings.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(sa.String(40))
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str | None] = mapped_column(sa.String(16))

@@ -164,7 +164,9 @@ def confirm_booking(booking_id: uuid.UUID) -> Any:
 @blp.problems(400, 401, 403, 404, 409)
 def complete_booking(booking_id: uuid.UUID) -> Any:
     """Mark a confirmed booking completed, once it has started; else 409 invalid_transition."""
-    return service.change_status(**_ctx(), now=clock.now(), booking_id=booking_id, action="complete")
+    return service.change_status(
+        **_ctx(), now=clock.now(), booking_id=booking_id, action="complete"
+    )
 
 
 @blp.route("/bookings/<uuid:booking_id>/no-show", methods=["POST"])
@@ -259,7 +261,7 @@ def get_managed_booking(manage_token: str) -> Any:
 @blp.response(200, ManagedBookingSchema)
 @blp.problems(400, 403, 404, 409, 422)
 def cancel_managed_booking(data: dict[str, Any], manage_token: str) -> Any:
-    """The customer cancels before the tenant's cutoff; after it → 409 cancellation_window_passed."""
+    """The customer cancels before the tenant's cutoff; later → 409 cancellation_window_passed."""
     return service.cancel_managed_booking(
         **_ctx(), now=clock.now(), token=manage_token, reason=data.get("reason")
     )

@@ -64,8 +64,10 @@ class PublicBookingCreateSchema(_BookingRequestSchema):
 
     payment_provider = ma.fields.String(
         validate=ma.validate.OneOf(["stripe", "paypal"]),
-        metadata={"description": "When the service asks for online payment: `stripe` (default) "
-                  "or `paypal`. Ignored otherwise."},
+        metadata={
+            "description": "When the service asks for online payment: `stripe` (default) "
+            "or `paypal`. Ignored otherwise."
+        },
     )
 
     @ma.validates_schema
@@ -171,14 +173,16 @@ class PublicBookingCreatedSchema(Schema):
     manage_url = ma.fields.String(metadata={"description": "{PUBLIC_BASE_URL}/m/{manage_token}"})
     payment = ma.fields.Nested(
         BookingPaymentSchema,
-        metadata={"description": "When the service asks for online payment: the payment to "
-                  "complete before `payment_due_at` (Stripe `client_secret` or PayPal "
-                  "`approval_url`)."},
+        metadata={
+            "description": "When the service asks for online payment: the payment to "
+            "complete before `payment_due_at` (Stripe `client_secret` or PayPal "
+            "`approval_url`)."
+        },
     )
 
 
 class BookingQueryArgsSchema(QuerySchema):
-    """Filters: `from`/`to` take a local date (inclusive, the tenant's zone) or an RFC 3339 instant."""
+    """Filters: `from`/`to` take a local date (inclusive, in the tenant's zone) or an instant."""
 
     from_ = ma.fields.String(data_key="from", metadata={"description": "YYYY-MM-DD or RFC 3339"})
     to = ma.fields.String(metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339"})

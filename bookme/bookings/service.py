@@ -41,7 +41,7 @@ from bookme.core import crypto, errors, events, tenancy
 from bookme.core.api import paginate
 from bookme.core.db import session, transactional
 from bookme.services.models import Service
-from bookme.staff.models import Staff, staff_services
+from bookme.staff.models import Staff
 
 if TYPE_CHECKING:
     from bookme.users.access import Actor
@@ -193,16 +193,26 @@ def manage_url(booking: Booking) -> str:
     return f"{current_app.config['BOOKME'].public_base_url}/m/{token}"
 
 
+TERMS = "booking.terms"
+
+
 def initial_terms(
     *, tenant: tenancy.TenantRef, service: Service, source: str, now: datetime
 ) -> tuple[str, datetime | None]:
-    """A new booking's status and hold expiry.
+    """A new booking's status and hold expiry: confirmed, no hold, unless a subscriber says so.
 
-    Every booking is confirmed at once for now: no service asks for payment yet. The payments
-    module replaces this with `("pending", now + hold_minutes)` for public bookings of a
-    service whose payment mode is not `none`; the hold then blocks the slot until it expires.
+    The payments module subscribes to `booking.terms` (service=, source=, tenant=, now=,
+    terms=) and, for a public booking of a service taking payment, sets
+    `terms["status"] = "pending"` and `terms["payment_due_at"] = now + hold_minutes`; the hold
+    then blocks the slot until it is paid or expires.
     """
-    return "confirmed", None
+    terms: dict[str, Any] = {"status": "confirmed", "payment_due_at": None}
+    events.emit(TERMS, tenant=tenant, service=service, source=source, now=now, terms=terms)
+    if terms["status"] not in ACTIVE_STATUSES:
+        raise ValueError(f"a new booking cannot start {terms['status']!r}")
+    if (terms["status"] == "pending") != (terms["payment_due_at"] is not None):
+        raise ValueError("a pending booking needs a payment_due_at, a confirmed one none")
+    return terms["status"], terms["payment_due_at"]
 
 
 # --- the write path -----------------------------------------------------------------------------
@@ -220,9 +230,11 @@ def _expire_holds(
     SKIP LOCKED: a hold another transaction is cancelling (or paying) right now is left to it;
     an insert then waits for that transaction if it must.
     """
-    rows = session().execute(
-        sa.text(
-            """
+    rows = (
+        session()
+        .execute(
+            sa.text(
+                """
             UPDATE bookings SET status = 'cancelled', cancellation_reason = :reason,
                    cancelled_at = :now, updated_at = :now
              WHERE id IN (SELECT id FROM bookings
@@ -231,15 +243,20 @@ def _expire_holds(
                            FOR UPDATE SKIP LOCKED)
             RETURNING id
             """
-        ).bindparams(sa.bindparam("blocked", type_=TSTZRANGE)),
-        {"reason": EXPIRED_HOLD_REASON, "now": now, "blocked": blocked, "staff_ids": staff_ids},
-    ).scalars().all()
+            ).bindparams(sa.bindparam("blocked", type_=TSTZRANGE)),
+            {"reason": EXPIRED_HOLD_REASON, "now": now, "blocked": blocked, "staff_ids": staff_ids},
+        )
+        .scalars()
+        .all()
+    )
     if rows:
         _after_expiry(tenant=tenant, now=now, booking_ids=list(rows))
     return len(rows)
 
 
-def _after_expiry(*, tenant: tenancy.TenantRef, now: datetime, booking_ids: list[uuid.UUID]) -> None:
+def _after_expiry(
+    *, tenant: tenancy.TenantRef, now: datetime, booking_ids: list[uuid.UUID]
+) -> None:
     from bookme.users.access import SYSTEM
 
     for booking_id in booking_ids:
@@ -253,9 +270,11 @@ def _after_expiry(*, tenant: tenancy.TenantRef, now: datetime, booking_ids: list
 @transactional
 def expire_holds(*, tenant: tenancy.TenantRef, now: datetime) -> int:
     """Cancel every expired hold of the current tenant (the periodic sweep)."""
-    rows = session().execute(
-        sa.text(
-            """
+    rows = (
+        session()
+        .execute(
+            sa.text(
+                """
             UPDATE bookings SET status = 'cancelled', cancellation_reason = :reason,
                    cancelled_at = :now, updated_at = :now
              WHERE id IN (SELECT id FROM bookings
@@ -263,9 +282,12 @@ def expire_holds(*, tenant: tenancy.TenantRef, now: datetime) -> int:
                            FOR UPDATE SKIP LOCKED)
             RETURNING id
             """
-        ),
-        {"reason": EXPIRED_HOLD_REASON, "now": now},
-    ).scalars().all()
+            ),
+            {"reason": EXPIRED_HOLD_REASON, "now": now},
+        )
+        .scalars()
+        .all()
+    )
     _after_expiry(tenant=tenant, now=now, booking_ids=list(rows))
     return len(rows)
 
@@ -293,46 +315,68 @@ def _free_staff(
     )
 
 
+_WHY = sa.text(
+    """
+    SELECT s.display_name, s.is_active,
+           EXISTS (SELECT 1 FROM staff_services ss
+                    WHERE ss.staff_id = s.id AND ss.service_id = :service_id) AS qualified,
+           c.starts_at AS clash_starts_at, c.ends_at AS clash_ends_at
+      FROM staff s
+      LEFT JOIN LATERAL (
+            SELECT b.starts_at, b.ends_at FROM bookings b
+             WHERE b.staff_id = s.id AND b.status IN ('pending', 'confirmed')
+               AND NOT (b.status = 'pending' AND b.payment_due_at <= :now)
+               AND b.blocked && :blocked AND b.id IS DISTINCT FROM :exclude
+             ORDER BY b.starts_at LIMIT 1) c ON true
+     WHERE s.id = :staff_id
+    """
+).bindparams(sa.bindparam("blocked", type_=TSTZRANGE), sa.bindparam("exclude", type_=sa.Uuid()))
+
+
 def _unavailable(
     *,
     tenant: tenancy.TenantRef,
     service: Service,
-    staff: Staff | None,
+    staff_id: uuid.UUID | None,
     starts_at: datetime,
+    now: datetime,
     exclude_booking_id: uuid.UUID | None = None,
 ) -> errors.BookMeError:
-    """A 409 saying, as precisely as cheaply known, why this time can't be booked."""
+    """A 409 saying, as precisely as one query knows, why this time can't be booked.
+
+    An unknown staff member is a 422 instead (a bad reference, not a busy time).
+    """
     when = f"{_local(tenant, starts_at, '%Y-%m-%d')} at {_local(tenant, starts_at)}"
     if not service.is_active:
         return errors.SlotUnavailable("This service is not bookable at the moment.")
-    if staff is None:
+    if staff_id is None:
         return errors.SlotUnavailable(f"Nobody is available for this service on {when}.")
-    qualified = session().scalar(
-        sa.select(sa.literal(True)).where(
-            staff_services.c.staff_id == staff.id, staff_services.c.service_id == service.id
-        )
-    )
-    if not staff.is_active or not qualified:
-        return errors.SlotUnavailable(f"{staff.display_name} does not offer this service.")
     _, blocked = _blocked(service, starts_at)
-    clash = session().scalars(
-        sa.select(Booking)
-        .where(
-            Booking.staff_id == staff.id,
-            Booking.status.in_(ACTIVE_STATUSES),
-            Booking.blocked.overlaps(blocked),
-            Booking.id != (exclude_booking_id or uuid.UUID(int=0)),
+    row = (
+        session()
+        .execute(
+            _WHY,
+            {
+                "staff_id": staff_id,
+                "service_id": service.id,
+                "blocked": blocked,
+                "now": now,
+                "exclude": exclude_booking_id,
+            },
         )
-        .order_by(Booking.starts_at)
-        .limit(1)
-    ).first()
-    if clash is not None:
+        .first()
+    )
+    if row is None:
+        return _field_error("staff_id", "Unknown staff member.")
+    if not row.is_active or not row.qualified:
+        return errors.SlotUnavailable(f"{row.display_name} does not offer this service.")
+    if row.clash_starts_at is not None:
         return errors.SlotUnavailable(
-            f"{staff.display_name} is already booked from {_local(tenant, clash.starts_at)} "
-            f"to {_local(tenant, clash.ends_at)}."
+            f"{row.display_name} is already booked from {_local(tenant, row.clash_starts_at)} "
+            f"to {_local(tenant, row.clash_ends_at)}."
         )
     return errors.SlotUnavailable(
-        f"{staff.display_name} is not available on {when}: outside working hours, time off, "
+        f"{row.display_name} is not available on {when}: outside working hours, time off, "
         "a closure, too soon or too far ahead, or not on the slot grid."
     )
 
@@ -397,8 +441,9 @@ def _book(
         tenant=tenant, service_id=service_id, starts_at=starts_at, staff_ids=requested, now=now
     )
     if not candidates:
-        staff = _staff(staff_id) if staff_id is not None else None
-        raise _unavailable(tenant=tenant, service=service, staff=staff, starts_at=starts_at)
+        raise _unavailable(
+            tenant=tenant, service=service, staff_id=staff_id, starts_at=starts_at, now=now
+        )
     status, hold_until = terms or initial_terms(
         tenant=tenant, service=service, source=source, now=now
     )
@@ -565,8 +610,9 @@ def _create_public(
         terms=terms,
     )
     if checkout:
-        events.emit(CHECKOUT_BOOKED, booking=booking, tenant=tenant, actor=actor, now=now,
-                    checkout=checkout)
+        events.emit(
+            CHECKOUT_BOOKED, booking=booking, tenant=tenant, actor=actor, now=now, checkout=checkout
+        )
     body = idempotency.encode(_public_body(booking, token, checkout.get("payment")))
     if claim is not None:
         idempotency.store(claim, 201, body)
@@ -631,9 +677,7 @@ def _apply(
 ) -> Booking:
     leaves, reaches, event_type, domain_event = TRANSITIONS[action]
     if booking.status not in leaves:
-        raise errors.InvalidTransition(
-            f"A {booking.status} booking cannot be {_PAST[action]}."
-        )
+        raise errors.InvalidTransition(f"A {booking.status} booking cannot be {_PAST[action]}.")
     if action in ("complete", "no_show") and booking.starts_at > now:
         raise errors.InvalidTransition(
             f"A booking cannot be marked {_PAST[action]} before it starts."
@@ -696,7 +740,6 @@ def _move(
     if booking.status not in ACTIVE_STATUSES:
         raise errors.InvalidTransition(f"A {booking.status} booking cannot be rescheduled.")
     target = staff_id or booking.staff_id
-    staff = _staff(target)
     service = _service(booking.service_id)
     ends_at, blocked = _blocked(service, starts_at)
     _expire_holds(tenant=tenant, now=now, blocked=blocked, staff_ids=[target])
@@ -711,7 +754,11 @@ def _move(
     )
     if target not in free:
         raise _unavailable(
-            tenant=tenant, service=service, staff=staff, starts_at=starts_at,
+            tenant=tenant,
+            service=service,
+            staff_id=target,
+            starts_at=starts_at,
+            now=now,
             exclude_booking_id=booking.id,
         )
     data = {
@@ -747,7 +794,9 @@ def reschedule_booking(
     _check_may_change(actor, booking)
     if actor.role == "staff" and staff_id is not None and staff_id != booking.staff_id:
         raise errors.Forbidden("Staff members cannot hand a booking to someone else.")
-    return _move(booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id)
+    return _move(
+        booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id
+    )
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -802,14 +851,18 @@ def tenant_for_manage_token(token: str) -> tenancy.TenantRef:
     """The tenant a manage token belongs to (through the public index); unknown → 404."""
     if not _TOKEN_RE.match(token or ""):
         raise errors.NotFound("No booking for this link.")
-    row = session().execute(
-        sa.text(
-            "SELECT t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status"
-            " FROM public.manage_tokens m JOIN public.tenants t ON t.id = m.tenant_id"
-            " WHERE m.token_hash = :hash"
-        ),
-        {"hash": crypto.token_hash(token)},
-    ).first()
+    row = (
+        session()
+        .execute(
+            sa.text(
+                "SELECT t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status"
+                " FROM public.manage_tokens m JOIN public.tenants t ON t.id = m.tenant_id"
+                " WHERE m.token_hash = :hash"
+            ),
+            {"hash": crypto.token_hash(token)},
+        )
+        .first()
+    )
     if row is None:
         raise errors.NotFound("No booking for this link.")
     if row.status != "active":

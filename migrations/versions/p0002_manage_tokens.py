@@ -21,20 +21,29 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("tenant_id", pg.UUID(as_uuid=True), nullable=False),
         sa.Column("booking_id", pg.UUID(as_uuid=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["public.tenants.id"], name=op.f("fk_manage_tokens_tenant_id_tenants"),
+            ["tenant_id"],
+            ["public.tenants.id"],
+            name=op.f("fk_manage_tokens_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_manage_tokens")),
         schema="public",
     )
     op.create_index(
-        "ix_manage_tokens_tenant_id_booking_id", "manage_tokens", ["tenant_id", "booking_id"],
-        unique=True, schema="public",
+        "ix_manage_tokens_tenant_id_booking_id",
+        "manage_tokens",
+        ["tenant_id", "booking_id"],
+        unique=True,
+        schema="public",
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_manage_tokens_tenant_id_booking_id", table_name="manage_tokens", schema="public")
+    op.drop_index(
+        "ix_manage_tokens_tenant_id_booking_id", table_name="manage_tokens", schema="public"
+    )
     op.drop_table("manage_tokens", schema="public")

@@ -84,8 +84,12 @@ def _frozen_clock() -> Any:
 def salon(tenant: Any) -> Salon:
     use_tenant(tenant)
     service = make_service(
-        name="Coupe", duration_minutes=30, price="80.00", slot_interval_minutes=30,
-        min_notice_minutes=60, max_advance_days=60,
+        name="Coupe",
+        duration_minutes=30,
+        price="80.00",
+        slot_interval_minutes=30,
+        min_notice_minutes=60,
+        max_advance_days=60,
     )
     nadia = make_staff(services=[service], hours=WEEK, display_name="Nadia")
     karim = make_staff(services=[service], hours=WEEK, display_name="Karim")

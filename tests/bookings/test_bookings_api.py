@@ -113,7 +113,9 @@ def test_a_time_the_listing_would_not_offer_is_slot_unavailable(api, starts_at, 
 
 def test_a_taken_time_says_who_is_booked_and_when(api):
     api.created("2027-05-04 10:00")
-    response = api.create("2027-05-04 10:00", customer={"full_name": "Other", "phone": "+212622222222"})
+    response = api.create(
+        "2027-05-04 10:00", customer={"full_name": "Other", "phone": "+212622222222"}
+    )
     assert response.status_code == 409
     assert response.get_json()["detail"] == "Nadia is already booked from 10:00 to 10:30."
 
@@ -146,7 +148,10 @@ def test_without_staff_the_least_busy_free_staff_member_is_assigned_then_the_nex
 def test_buffers_are_copied_onto_the_booking_and_later_edits_do_not_move_it(api, salon):
     use_tenant(salon.tenant)
     padded = make_service(
-        name="Soin", duration_minutes=30, slot_interval_minutes=30, buffer_before_minutes=15,
+        name="Soin",
+        duration_minutes=30,
+        slot_interval_minutes=30,
+        buffer_before_minutes=15,
         buffer_after_minutes=30,
     )
     salon.nadia.services.append(padded)
@@ -385,7 +390,9 @@ def test_the_list_is_paginated(api):
     assert api.get(page_size=101).status_code == 422
 
 
-@pytest.mark.parametrize("params", [{"from": "yesterday"}, {"status": "lost"}, {"to": "2027-13-01"}])
+@pytest.mark.parametrize(
+    "params", [{"from": "yesterday"}, {"status": "lost"}, {"to": "2027-13-01"}]
+)
 def test_bad_list_filters_are_validation_errors(api, params):
     response = api.get(**params)
     assert response.status_code == 422
@@ -479,3 +486,52 @@ def test_price_is_a_snapshot(api, salon):
     salon.service.price = Decimal("120.00")
     session().commit()
     assert api.get(f"/{booking['id']}").get_json()["price"] == "80.00"
+
+
+# --- seams for payments and periodic jobs --------------------------------------------------------
+
+
+def test_a_terms_subscriber_can_make_public_bookings_pending_holds(client, salon, emitted):
+    from bookme.core import events
+
+    def hold(*, source, now, terms, **_):
+        if source == "public":
+            terms.update(status="pending", payment_due_at=now + timedelta(minutes=15))
+
+    events.subscribe("booking.terms")(hold)
+    try:
+        response = client.post(
+            "/api/v1/public/bookings",
+            json={
+                "service_id": str(salon.service.id),
+                "starts_at": at("2027-05-04 10:00"),
+                "customer": {"full_name": "Salma", "phone": "+212612345678"},
+            },
+            headers={"X-Tenant": salon.tenant.slug},
+        )
+    finally:
+        events._handlers["booking.terms"].remove(hold)
+    body = response.get_json()
+    assert (body["status"], body["payment_due_at"]) == ("pending", "2027-05-03T09:15:00+01:00")
+    assert emitted[0][1]["booking"].status == "pending"
+
+
+def test_the_sweep_cancels_every_expired_hold_and_nothing_else(api, salon, emitted):
+    from bookme.bookings.service import expire_holds
+
+    expired = api.created("2027-05-04 10:00")
+    running = api.created("2027-05-04 11:00")
+    confirmed = api.created("2027-05-04 12:00")
+    _pending(salon, expired["id"], NOW - timedelta(seconds=1))
+    _pending(salon, running["id"], NOW + timedelta(minutes=5))
+    use_tenant(salon.tenant)
+    tenant_ref = use_tenant(salon.tenant)
+    assert expire_holds(tenant=tenant_ref, now=NOW) == 1
+    assert expire_holds(tenant=tenant_ref, now=NOW) == 0
+    statuses = {b["id"]: b["status"] for b in api.get().get_json()}
+    assert statuses == {
+        expired["id"]: "cancelled",
+        running["id"]: "pending",
+        confirmed["id"]: "confirmed",
+    }
+    assert [name for name, _ in emitted].count("booking.cancelled") == 1

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,17 +25,21 @@ ALL_DAY = {day: [("00:00", "24:00")] for day in range(1, 8)}
 
 
 class Live:
-    def __init__(self, base: str, tenant: CommittedTenant, service_id: uuid.UUID, staff: list[uuid.UUID]) -> None:
+    def __init__(
+        self, base: str, tenant: CommittedTenant, service_id: uuid.UUID, staff: list[uuid.UUID]
+    ) -> None:
         self.base = base
         self.tenant = tenant
         self.service_id = service_id
         self.staff = staff
-        self.day = date.today() + timedelta(days=3)
+        self.day = datetime.now(UTC).date() + timedelta(days=3)
 
     def slot(self, hour: int, minute: int = 0) -> datetime:
         return datetime(self.day.year, self.day.month, self.day.day, hour, minute, tzinfo=UTC)
 
-    def booking(self, starts_at: datetime, staff_id: uuid.UUID | None, phone: str) -> dict[str, Any]:
+    def booking(
+        self, starts_at: datetime, staff_id: uuid.UUID | None, phone: str
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "service_id": str(self.service_id),
             "starts_at": starts_at.isoformat(),
@@ -63,8 +67,11 @@ def live(app: Any) -> Iterator[Live]:
         try:
             use_tenant(slug)
             service = make_service(
-                name="Race cut", duration_minutes=30, slot_interval_minutes=30,
-                min_notice_minutes=0, max_advance_days=365,
+                name="Race cut",
+                duration_minutes=30,
+                slot_interval_minutes=30,
+                min_notice_minutes=0,
+                max_advance_days=365,
             )
             staff = [
                 make_staff(services=[service], hours=ALL_DAY, display_name=f"Staff {n}").id
@@ -91,7 +98,7 @@ def race(count: int, send: Any) -> list[requests.Response]:
             barrier.wait()
             try:
                 results[index] = send(index, http)
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 results[index] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
@@ -174,7 +181,10 @@ def test_concurrent_duplicates_of_one_idempotency_key_make_one_booking(live):
     assert len({r.content for r in created}) == 1
     assert len(_active_at(live, at)) == 1
     replay = requests.post(
-        f"{live.base}/api/v1/bookings", json=body, headers={**live.tenant.headers(), **key}, timeout=30
+        f"{live.base}/api/v1/bookings",
+        json=body,
+        headers={**live.tenant.headers(), **key},
+        timeout=30,
     )
     assert (replay.status_code, replay.content) == (201, created[0].content)
 
@@ -183,12 +193,14 @@ def test_racing_reschedules_onto_one_slot_leave_one_booking_there(live):
     first = requests.post(
         f"{live.base}/api/v1/bookings",
         json=live.booking(live.slot(15), live.staff[2], "+212640000001"),
-        headers=live.tenant.headers(), timeout=30,
+        headers=live.tenant.headers(),
+        timeout=30,
     ).json()
     second = requests.post(
         f"{live.base}/api/v1/bookings",
         json=live.booking(live.slot(16), live.staff[2], "+212640000002"),
-        headers=live.tenant.headers(), timeout=30,
+        headers=live.tenant.headers(),
+        timeout=30,
     ).json()
     target = live.slot(17)
     ids = [first["id"], second["id"]]

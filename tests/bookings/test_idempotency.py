@@ -50,9 +50,13 @@ def test_the_same_key_with_another_request_is_refused(api, salon):
 def test_an_error_answer_is_replayed_too(api, salon):
     api.created("2027-05-04 10:00")
     key = {"Idempotency-Key": "order-2"}
-    first = api.create("2027-05-04 10:00", headers=key, customer={"full_name": "B", "phone": "+212622222222"})
+    first = api.create(
+        "2027-05-04 10:00", headers=key, customer={"full_name": "B", "phone": "+212622222222"}
+    )
     assert first.status_code == 409
-    again = api.create("2027-05-04 10:00", headers=key, customer={"full_name": "B", "phone": "+212622222222"})
+    again = api.create(
+        "2027-05-04 10:00", headers=key, customer={"full_name": "B", "phone": "+212622222222"}
+    )
     assert again.status_code == 409
     assert again.get_json() == first.get_json()
     assert again.mimetype == "application/problem+json"
@@ -155,7 +159,9 @@ def test_the_public_endpoint_honours_keys_per_client_address(client, salon):
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json()
     other = client.post(
-        "/api/v1/public/bookings", json=body, headers=headers,
+        "/api/v1/public/bookings",
+        json=body,
+        headers=headers,
         environ_base={"REMOTE_ADDR": "10.0.0.9"},
     )
     # Another caller: its own key space, so this books again (the other staff member).

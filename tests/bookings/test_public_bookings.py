@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from bookme.bookings.models import Booking, ManageToken
 from bookme.core import clock, crypto
@@ -47,13 +46,21 @@ def test_a_public_booking_creates_the_customer_and_returns_its_manage_token_once
 ):
     assert booked["status"] == "confirmed"
     assert booked["starts_at"] == "2027-05-04T10:00:00+01:00"
-    assert (booked["price"], booked["currency"], booked["payment_status"]) == ("80.00", "MAD", "none")
+    assert (booked["price"], booked["currency"], booked["payment_status"]) == (
+        "80.00",
+        "MAD",
+        "none",
+    )
     token = booked["manage_token"]
     assert len(token) >= 22  # at least 128 random bits, URL-safe base64
     assert booked["manage_url"] == f"http://bookme.test/m/{token}"
     use_tenant(salon.tenant)
     customer = session().get(Customer, uuid.UUID(booked["customer_id"]))
-    assert (customer.full_name, customer.phone, customer.locale) == ("Salma B.", "+212612345678", "ar")
+    assert (customer.full_name, customer.phone, customer.locale) == (
+        "Salma B.",
+        "+212612345678",
+        "ar",
+    )
     row = session().get(Booking, uuid.UUID(booked["id"]))
     assert row.source == "public"
     assert row.manage_token_hash == crypto.token_hash(token)
@@ -69,9 +76,7 @@ def test_a_public_booking_creates_the_customer_and_returns_its_manage_token_once
 def test_staff_made_bookings_get_a_manage_token_too(client, salon):
     from bookme.bookings.service import manage_url
 
-    response = client.post(
-        "/api/v1/bookings", json=_body(salon), headers=salon.tenant.headers()
-    )
+    response = client.post("/api/v1/bookings", json=_body(salon), headers=salon.tenant.headers())
     use_tenant(salon.tenant)
     row = session().get(Booking, uuid.UUID(response.get_json()["id"]))
     url = manage_url(row)
@@ -81,7 +86,9 @@ def test_staff_made_bookings_get_a_manage_token_too(client, salon):
 
 
 def test_the_second_public_booking_finds_the_customer_by_phone(client, salon, booked):
-    again = _book(client, salon, "2027-05-04 11:00", customer={"full_name": "S", "phone": "0612345678"})
+    again = _book(
+        client, salon, "2027-05-04 11:00", customer={"full_name": "S", "phone": "0612345678"}
+    )
     assert again.get_json()["customer_id"] == booked["customer_id"]
 
 
@@ -89,7 +96,9 @@ def test_the_second_public_booking_finds_the_customer_by_phone(client, salon, bo
     "change",
     [{"customer": None}, {"customer_id": str(uuid.uuid4())}, {"customer": {"full_name": "X"}}],
 )
-def test_a_public_booking_needs_a_reachable_customer_and_takes_no_customer_id(client, salon, change):
+def test_a_public_booking_needs_a_reachable_customer_and_takes_no_customer_id(
+    client, salon, change
+):
     body = {k: v for k, v in {**_body(salon), **change}.items() if v is not None}
     response = client.post(
         "/api/v1/public/bookings", json=body, headers={"X-Tenant": salon.tenant.slug}
@@ -210,7 +219,9 @@ def _later(index):
 def test_five_public_bookings_an_hour_per_phone_number(client, salon):
     for index in range(5):
         assert _book(client, salon, _later(index)).status_code == 201
-    response = _book(client, salon, _later(5), customer={"full_name": "S", "phone": "06 12 34 56 78"})
+    response = _book(
+        client, salon, _later(5), customer={"full_name": "S", "phone": "06 12 34 56 78"}
+    )
     assert response.status_code == 429
     assert response.get_json()["code"] == "rate_limited"
     assert int(response.headers["Retry-After"]) > 0
