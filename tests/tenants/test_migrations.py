@@ -98,9 +98,14 @@ def committed(app, scratch) -> Iterator[sa.Engine]:
 
 
 def _migrations(tmp_path: Path, upto: str | None = None, extra: str | None = None) -> Path:
-    """A copy of the tenant migrations, cut at `upto`, plus an `extra` revision after head."""
-    dest = tmp_path / "tenant"
+    """A copy of the tenant migrations, cut at `upto`, plus an `extra` revision after head.
+
+    Laid out like the repository (`migrations/tenant/versions`, `sql/` beside `migrations/`),
+    since revisions read their versioned SQL files relative to themselves.
+    """
+    dest = tmp_path / "migrations" / "tenant"
     (dest / "versions").mkdir(parents=True)
+    (tmp_path / "sql").symlink_to(ROOT / "sql", target_is_directory=True)
     shutil.copy(tenant_schema.TENANT_MIGRATIONS_DIR / "script.py.mako", dest)
     script = tenant_schema.tenant_script()
     head = script.get_current_head()
