@@ -25,6 +25,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # GUNICORN_CMD_ARGS="--access-logfile=-" when needed.
 accesslog = None
 errorlog = "-"
+# If access logs are turned on, manage-link tokens (/m/<token>) are replaced before writing.
+logger_class = "bookme.manage.accesslog.RedactingLogger"
 # No control socket: its default path ($HOME/.gunicorn) is shared by every instance on the
 # machine, and nothing here uses gunicornc.
 control_socket_disable = True

@@ -121,15 +121,24 @@ def register(*, email: str, password: str, full_name: str, now: datetime) -> Use
 
 
 @transactional
-def login(*, email: str, password: str, now: datetime) -> dict[str, Any]:
-    """A new token pair (a new family), or 401 with one message whatever went wrong."""
+def authenticate(*, email: str, password: str, now: datetime) -> User:
+    """The active user with these credentials, or 401 with one message whatever went wrong.
+
+    The API's login and the admin's session sign-in both start here.
+    """
     user = _user_by_email(email)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise errors.Unauthorized(LOGIN_FAILED)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return tokens.issue_tokens(user)
+    return user
+
+
+@transactional
+def login(*, email: str, password: str, now: datetime) -> dict[str, Any]:
+    """A new token pair (a new family), or 401 with one message whatever went wrong."""
+    return tokens.issue_tokens(authenticate(email=email, password=password, now=now))
 
 
 def refresh_session(

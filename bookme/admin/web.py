@@ -1,0 +1,142 @@
+"""What the server-rendered pages need app-wide: the session cookie, CSRF, Babel, Jinja filters.
+
+Registered once, by whichever of the admin and manage blueprints is registered first.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import flask_babel
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from bookme.admin import i18n, labels
+
+# Token-authenticated paths: the API (bearer tokens), provider webhooks (signatures) and the
+# customer's manage page, whose unguessable token in the path is the credential (a forged
+# cross-site request would have to know it already). Everything else that changes state
+# needs the session's CSRF token.
+CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/m/")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+REQUEST_STATE = ("csrf_token", "_flask_babel", "admin", "language", "timezone")
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    if "bookme.web" in app.extensions:
+        return
+    app.extensions["bookme.web"] = True
+    settings = app.config["BOOKME"]
+    app.config.update(
+        SESSION_COOKIE_NAME="bookme_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.env not in {"development", "testing"},
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # CSRFProtect is applied below, to every path but the exempt ones.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # The token lives as long as the signed-in session (12 hours), not one hour.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    csrf.init_app(app)
+
+    @app.before_request
+    def _fresh_request_state() -> None:
+        # `g` belongs to the app context, which outlives a request when one was already
+        # pushed (the test harness, CLI commands): never carry a CSRF token, a locale or a
+        # signed-in user over from one request to the next.
+        for name in REQUEST_STATE:
+            g.pop(name, None)
+
+    @app.before_request
+    def _csrf() -> None:
+        # An unmatched path or method keeps its 404/405; only real routes are checked.
+        if request.method in SAFE_METHODS or request.url_rule is None:
+            return
+        if request.path.startswith(CSRF_EXEMPT_PREFIXES):
+            return
+        csrf.protect()
+
+    i18n.babel.init_app(
+        app,
+        default_locale=i18n.FORMAT_LOCALES[i18n.DEFAULT_LANGUAGE],
+        default_timezone="UTC",
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+    )
+    from bookme.admin.views.common import error_heading, error_text
+
+    app.jinja_env.filters.update(
+        local_datetime=local_datetime,
+        local_date=local_date,
+        local_time=local_time,
+        money=money,
+        hhmm=hhmm,
+        instant=instant,
+    )
+    app.jinja_env.globals.update(
+        language=i18n.current_language,
+        text_direction=i18n.text_direction,
+        LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
+        status_label=status_label,
+        payment_label=labels.payment_label,
+        source_label=labels.source_label,
+        event_label=labels.event_label,
+        actor_label=labels.actor_label,
+        role_label=labels.role_label,
+        error_heading=error_heading,
+        error_text=error_text,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+# --- formatting in the tenant's zone and the page's language -------------------------------------
+
+
+def local_datetime(value: datetime | None, format: str = "medium") -> str:
+    if value is None:
+        return ""
+    return str(flask_babel.format_datetime(value, format))
+
+
+def local_date(value: date | datetime | None, format: str = "medium") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = flask_babel.to_user_timezone(value).date()
+    return str(flask_babel.format_date(value, format))
+
+
+def local_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return str(flask_babel.format_time(value, "HH:mm"))
+
+
+def money(amount: Decimal | str | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    return str(flask_babel.format_currency(Decimal(amount), currency))
+
+
+def hhmm(minute: int) -> str:
+    """Minutes of the local day as `HH:MM` (1440 is `24:00`)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def status_label(status: str) -> str:
+    from bookme.admin.forms import STATUS_LABELS
+
+    return str(STATUS_LABELS.get(status, status))
+
+
+def instant(value: str | None) -> datetime | None:
+    """An RFC 3339 string from an audit record as an instant."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
