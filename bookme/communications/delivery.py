@@ -61,7 +61,9 @@ TWILIO_STATUSES = {
 
 def backoff(attempts: int) -> timedelta:
     """Wait after the `attempts`-th call failed: 30 s, 1, 2, 4, 8, 16, 32 min (then 1 h)."""
-    return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
+    return timedelta(
+        seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
+    )
 
 
 # --- the dispatcher ---------------------------------------------------------------------------
@@ -97,9 +99,11 @@ _TAKE_DUE = sa.text(
 def take_due(*, now: datetime, limit: int) -> list[DueEntry]:
     """Due entries, pushed ahead by the redispatch delay (so a lost job comes back)."""
     redispatch = timedelta(seconds=outbox.settings().notify_redispatch_seconds)
-    rows = session().execute(
-        _TAKE_DUE, {"now": now, "limit": limit, "redispatch_at": now + redispatch}
-    ).all()
+    rows = (
+        session()
+        .execute(_TAKE_DUE, {"now": now, "limit": limit, "redispatch_at": now + redispatch})
+        .all()
+    )
     return [DueEntry(r.slug, r.notification_id, r.kind) for r in rows if r.slug is not None]
 
 
@@ -124,7 +128,9 @@ def dispatch(*, now: datetime, max_rows: int = 100_000) -> int:
             fn = tasks.send_notifications if kind == "send" else tasks.poll_notifications
             for start in range(0, len(ids), size):
                 jobs.append(
-                    Queue.prepare_data(fn, kwargs={"tenant": slug, "ids": ids[start : start + size]})
+                    Queue.prepare_data(
+                        fn, kwargs={"tenant": slug, "ids": ids[start : start + size]}
+                    )
                 )
         q = queue()
         q.enqueue_many(jobs)
@@ -214,14 +220,18 @@ def _load(ids: Sequence[uuid.UUID]) -> list[Any]:
 def _windows(customer_ids: set[uuid.UUID]) -> dict[uuid.UUID, datetime]:
     if not customer_ids:
         return {}
-    rows = session().execute(
-        sa.select(NotificationReply.customer_id, sa.func.max(NotificationReply.received_at))
-        .where(
-            NotificationReply.customer_id.in_(list(customer_ids)),
-            NotificationReply.channel == "whatsapp",
+    rows = (
+        session()
+        .execute(
+            sa.select(NotificationReply.customer_id, sa.func.max(NotificationReply.received_at))
+            .where(
+                NotificationReply.customer_id.in_(list(customer_ids)),
+                NotificationReply.channel == "whatsapp",
+            )
+            .group_by(NotificationReply.customer_id)
         )
-        .group_by(NotificationReply.customer_id)
-    ).all()
+        .all()
+    )
     return {cid: last + outbox.WHATSAPP_WINDOW for cid, last in rows}
 
 
@@ -232,8 +242,14 @@ def business_name(tenant: tenancy.TenantRef) -> str:
 
 
 def booking_context(
-    *, tenant: tenancy.TenantRef, booking: Any, customer: Any, service: Any, staff: Any,
-    business: str, locale: str,
+    *,
+    tenant: tenancy.TenantRef,
+    booking: Any,
+    customer: Any,
+    service: Any,
+    staff: Any,
+    business: str,
+    locale: str,
 ) -> dict[str, Any]:
     from bookme.bookings.service import manage_url
 
@@ -268,7 +284,9 @@ def prepare(tenant: tenancy.TenantRef, claimed: Sequence[Claimed], now: datetime
     windows = _windows({customer.id for _, _, customer, _, _ in rows})
     plans = []
     for row, booking, customer, service, staff in rows:
-        plan = Plan(id=row.id, doubt=doubts[row.id], expired=row.id in expired, channel_name=row.channel)
+        plan = Plan(
+            id=row.id, doubt=doubts[row.id], expired=row.id in expired, channel_name=row.channel
+        )
         plans.append(plan)
         if plan.doubt is None:
             settled = _unsendable(row, booking, customer, prefs)
@@ -279,15 +297,28 @@ def prepare(tenant: tenancy.TenantRef, claimed: Sequence[Claimed], now: datetime
         content_sid, variables = None, {}
         template = own.get((row.event, row.channel, row.locale))
         source = (
-            templates.Template(row.event, row.channel, row.locale, template.subject, template.body,
-                               template.content_sid, tuple(template.content_variables), False)
+            templates.Template(
+                row.event,
+                row.channel,
+                row.locale,
+                template.subject,
+                template.body,
+                template.content_sid,
+                tuple(template.content_variables),
+                False,
+            )
             if template is not None
             else templates.default_template(row.event, row.channel, row.locale)
         )
         try:
             ctx = booking_context(
-                tenant=tenant, booking=booking, customer=customer, service=service, staff=staff,
-                business=business, locale=row.locale,
+                tenant=tenant,
+                booking=booking,
+                customer=customer,
+                service=service,
+                staff=staff,
+                business=business,
+                locale=row.locale,
             )
             text = templates.render(source.body, ctx)
             subject = templates.render(source.subject, ctx) if source.subject else None
@@ -300,7 +331,8 @@ def prepare(tenant: tenancy.TenantRef, claimed: Sequence[Claimed], now: datetime
                 if not source.content_sid:
                     if plan.doubt is None:
                         plan.skip = (
-                            "skipped", "whatsapp_window_closed",
+                            "skipped",
+                            "whatsapp_window_closed",
                             "Outside the 24-hour window and the template has no content_sid.",
                         )
                         plan.reroute = True
@@ -346,13 +378,21 @@ def _unsendable(
     """Why a row that never reached a provider should not go out now (and if it should be
     written again on another channel)."""
     if row.event == "booking_reminder" and booking.status != "confirmed":
-        return ("cancelled", "booking_" + booking.status, f"The booking is {booking.status}."), False
+        return (
+            "cancelled",
+            "booking_" + booking.status,
+            f"The booking is {booking.status}.",
+        ), False
     if row.event == "booking_reminder" and booking.starts_at != row.appointment_at:
         return ("cancelled", "booking_moved", "The booking was moved."), False
     if not outbox.address_of(customer, row.channel):
         return ("skipped", "no_address", f"The customer has no {row.channel} address."), True
     if outbox.consent_withdrawn(customer, row.channel):
-        return ("skipped", "consent_withdrawn", f"The customer withdrew {row.channel} consent."), True
+        return (
+            "skipped",
+            "consent_withdrawn",
+            f"The customer withdrew {row.channel} consent.",
+        ), True
     return None
 
 
@@ -386,7 +426,9 @@ def attempt(plan: Plan, deadline: float) -> Outcome:
         return Outcome(plan, "retry", failure=exc)
     except Exception as exc:  # a bug or an unexpected library error: retry, and look first
         log.exception("notification %s: unexpected error while sending", plan.id)
-        failure = TemporaryFailure("provider_error", f"{type(exc).__name__}: {exc}", maybe_sent=True)
+        failure = TemporaryFailure(
+            "provider_error", f"{type(exc).__name__}: {exc}", maybe_sent=True
+        )
         return Outcome(plan, "retry", failure=failure)
 
 
@@ -429,17 +471,24 @@ def _now() -> datetime:
 @transactional
 def record(*, tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Write what happened to each row, in one transaction for the outcomes at hand."""
+    sent = [o for o in outcomes if o.kind == "sent"]
+    if sent:
+        _record_sent(tenant, sent, now)
     for outcome in outcomes:
         plan = outcome.plan
         if outcome.kind == "settled":
             _settle(tenant, plan, now)
-        elif outcome.kind == "sent":
-            assert outcome.sent is not None and plan.message is not None
-            _record_sent(tenant, plan, outcome.sent, now, reconciled=outcome.reconciled)
         elif outcome.kind == "failed":
             assert outcome.failure is not None
-            _record_failed(tenant, plan.id, outcome.failure.code, outcome.failure.detail, now,
-                           provider=plan.provider, uncounted=_uncounted(plan))
+            _record_failed(
+                tenant,
+                plan.id,
+                outcome.failure.code,
+                outcome.failure.detail,
+                now,
+                provider=plan.provider,
+                uncounted=_uncounted(plan),
+            )
         elif outcome.kind == "retry":
             assert isinstance(outcome.failure, TemporaryFailure)
             _record_retry(tenant, plan, outcome.failure, now)
@@ -462,44 +511,67 @@ def _settle(tenant: tenancy.TenantRef, plan: Plan, now: datetime) -> None:
     assert plan.skip is not None
     status, error, detail = plan.skip
     row = _update(
-        plan.id, Notification.status == "sending",
-        status=status, error=error, error_detail=detail or None, claimed_until=None,
-        in_doubt_since=None, attempts=Notification.attempts - 1,
-        failed_at=now if status == "failed" else None, updated_at=now,
+        plan.id,
+        Notification.status == "sending",
+        status=status,
+        error=error,
+        error_detail=detail or None,
+        claimed_until=None,
+        in_doubt_since=None,
+        attempts=Notification.attempts - 1,
+        failed_at=now if status == "failed" else None,
+        updated_at=now,
     )
     outbox.clear_due(tenant, [plan.id])
     if row is not None and plan.reroute:
         write_fallback(tenant=tenant, row=row, now=now)
 
 
-def _record_sent(
-    tenant: tenancy.TenantRef, plan: Plan, sent: Sent, now: datetime, *, reconciled: bool
-) -> None:
-    assert plan.message is not None
-    row = _update(
-        plan.id,
-        status=sa.case((Notification.status == "sending", "sent"), else_=Notification.status),
-        to=plan.message.to,
-        provider=plan.provider,
-        provider_message_id=sent.provider_message_id,
-        sent_at=sa.func.coalesce(Notification.sent_at, now),
-        claimed_until=None,
-        in_doubt_since=None,
-        next_attempt_at=None,
-        error=sa.case((Notification.status == "failed", Notification.error), else_=None),
-        error_detail=sa.case((Notification.status == "failed", Notification.error_detail), else_=None),
-        attempts=Notification.attempts - _uncounted(plan, reconciled=reconciled),
-        updated_at=now,
+_RECORD_SENT = sa.text(
+    """
+    UPDATE notifications n
+       SET status = CASE WHEN n.status = 'sending' THEN 'sent' ELSE n.status END,
+           "to" = v.address, provider = v.provider, provider_message_id = v.sid,
+           sent_at = coalesce(n.sent_at, :now), claimed_until = NULL, in_doubt_since = NULL,
+           next_attempt_at = NULL,
+           error = CASE WHEN n.status = 'failed' THEN n.error END,
+           error_detail = CASE WHEN n.status = 'failed' THEN n.error_detail END,
+           attempts = n.attempts - v.uncounted, updated_at = :now
+      FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+           AS v(id uuid, address text, provider text, sid text, uncounted int)
+     WHERE n.id = v.id
+    RETURNING n.id, n.status, n.channel, n."to", n.provider
+    """
+)
+
+
+def _record_sent(tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Each provider id in the same statement that marks its row sent (a batch at a time)."""
+    import json
+
+    payload = []
+    for outcome in outcomes:
+        plan, sent = outcome.plan, outcome.sent
+        assert plan.message is not None and sent is not None
+        payload.append({
+            "id": str(plan.id), "address": plan.message.to, "provider": plan.provider,
+            "sid": sent.provider_message_id,
+            "uncounted": _uncounted(plan, reconciled=outcome.reconciled),
+        })  # fmt: skip
+    rows = session().execute(_RECORD_SENT, {"rows": json.dumps(payload), "now": now}).all()
+    poll_at = now + timedelta(minutes=outbox.settings().notify_status_poll_minutes)
+    outbox.set_due(
+        tenant,
+        [(r.id, "poll", poll_at) for r in rows if r.status == "sent" and r.provider == "twilio"],
     )
-    if row is None:
-        return
-    if row.status == "sent" and plan.provider == "twilio":
-        poll_at = now + timedelta(minutes=outbox.settings().notify_status_poll_minutes)
-        outbox.set_due(tenant, [(row.id, "poll", poll_at)])
-    else:
-        outbox.clear_due(tenant, [row.id])
-    if row.channel in ("sms", "whatsapp") and row.to:
-        remember_recipient(tenant, row.channel, row.to, row.id, now)
+    outbox.clear_due(
+        tenant, [r.id for r in rows if not (r.status == "sent" and r.provider == "twilio")]
+    )
+    latest = {(r.channel, r.to): r.id for r in rows if r.channel in ("sms", "whatsapp") and r.to}
+    if latest:
+        remember_recipients(
+            tenant, [(channel, to, nid) for (channel, to), nid in latest.items()], now
+        )
 
 
 def _uncounted(plan: Plan, *, reconciled: bool = False) -> int:
@@ -509,14 +581,17 @@ def _uncounted(plan: Plan, *, reconciled: bool = False) -> int:
     return 1 if reconciled or plan.expired else 0
 
 
-def remember_recipient(
-    tenant: tenancy.TenantRef, channel: str, address: str, notification_id: uuid.UUID, now: datetime
+def remember_recipients(
+    tenant: tenancy.TenantRef, entries: Sequence[tuple[str, str, uuid.UUID]], now: datetime
 ) -> None:
-    """The latest message to this address on this channel: where its replies will go."""
+    """The latest message to each address on each channel: where its replies will go."""
     stmt = pg_insert(NotificationRecipient).values(
-        channel=channel, address=address, tenant_id=tenant.id,
-        notification_id=notification_id, sent_at=now,
-    )
+        [
+            {"channel": channel, "address": address, "tenant_id": tenant.id,
+             "notification_id": nid, "sent_at": now}
+            for channel, address, nid in entries
+        ]
+    )  # fmt: skip
     session().execute(
         stmt.on_conflict_do_update(
             index_elements=["channel", "address"],
@@ -531,29 +606,50 @@ def remember_recipient(
 
 
 def _record_failed(
-    tenant: tenancy.TenantRef, notification_id: uuid.UUID, code: str, detail: str, now: datetime,
-    *, provider: str | None, uncounted: int = 0,
+    tenant: tenancy.TenantRef,
+    notification_id: uuid.UUID,
+    code: str,
+    detail: str,
+    now: datetime,
+    *,
+    provider: str | None,
+    uncounted: int = 0,
 ) -> None:
     row = _update(
-        notification_id, Notification.status == "sending",
-        status="failed", error=code[:64], error_detail=detail[:500] or None, failed_at=now,
-        provider=provider, claimed_until=None, in_doubt_since=None, next_attempt_at=None,
-        attempts=Notification.attempts - uncounted, updated_at=now,
+        notification_id,
+        Notification.status == "sending",
+        status="failed",
+        error=code[:64],
+        error_detail=detail[:500] or None,
+        failed_at=now,
+        provider=provider,
+        claimed_until=None,
+        in_doubt_since=None,
+        next_attempt_at=None,
+        attempts=Notification.attempts - uncounted,
+        updated_at=now,
     )
     outbox.clear_due(tenant, [notification_id])
     if row is not None:
         after_failure(tenant=tenant, row=row, code=code, now=now)
 
 
-def after_failure(*, tenant: tenancy.TenantRef, row: Notification, code: str, now: datetime) -> None:
+def after_failure(
+    *, tenant: tenancy.TenantRef, row: Notification, code: str, now: datetime
+) -> None:
     """A permanent failure: 21610 withdraws the channel's consent; WhatsApp falls back."""
     if code == OPT_OUT_CODE and row.channel in ("sms", "whatsapp"):
         from bookme.customers.service import record_consent
         from bookme.users.access import SYSTEM
 
         record_consent(
-            tenant=tenant, actor=SYSTEM, now=now, customer_id=row.customer_id,
-            channel=row.channel, granted=False, source="reply",
+            tenant=tenant,
+            actor=SYSTEM,
+            now=now,
+            customer_id=row.customer_id,
+            channel=row.channel,
+            granted=False,
+            source="reply",
             evidence=f"Twilio error {OPT_OUT_CODE}: the recipient opted out",
         )
     if row.channel == "whatsapp":
@@ -581,15 +677,24 @@ def write_fallback(*, tenant: tenancy.TenantRef, row: Notification, now: datetim
             tried.append(previous.channel)
         origin = previous
     written = outbox.write(
-        tenant=tenant, booking=booking, customer=outbox._customer(row.customer_id),
-        event=row.event, now=now, prefs=outbox.preferences(), own_templates=outbox.overrides(),
-        reminder_offset=row.reminder_offset_minutes, fallback_of=row.id, exclude=tried,
+        tenant=tenant,
+        booking=booking,
+        customer=outbox._customer(row.customer_id),
+        event=row.event,
+        now=now,
+        prefs=outbox.preferences(),
+        own_templates=outbox.overrides(),
+        reminder_offset=row.reminder_offset_minutes,
+        fallback_of=row.id,
+        exclude=tried,
     )
     if written is not None and written.status == "queued":
         outbox.enqueue_after_commit(tenant, [written.id])
 
 
-def _record_retry(tenant: tenancy.TenantRef, plan: Plan, failure: TemporaryFailure, now: datetime) -> None:
+def _record_retry(
+    tenant: tenancy.TenantRef, plan: Plan, failure: TemporaryFailure, now: datetime
+) -> None:
     row = session().get(Notification, plan.id, populate_existing=True, with_for_update=True)
     if row is None or row.status != "sending":
         return
@@ -614,9 +719,13 @@ def _record_retry(tenant: tenancy.TenantRef, plan: Plan, failure: TemporaryFailu
 def _release(tenant: tenancy.TenantRef, plan: Plan, now: datetime) -> None:
     """Claimed but never tried (the lease was running out): back in the queue as it was."""
     row = _update(
-        plan.id, Notification.status == "sending",
-        status="queued", attempts=Notification.attempts - 1, claimed_until=None,
-        in_doubt_since=plan.doubt, updated_at=now,
+        plan.id,
+        Notification.status == "sending",
+        status="queued",
+        attempts=Notification.attempts - 1,
+        claimed_until=None,
+        in_doubt_since=plan.doubt,
+        updated_at=now,
     )
     if row is not None:
         outbox.set_due(tenant, [(row.id, "send", now)])
@@ -626,8 +735,14 @@ def _release(tenant: tenancy.TenantRef, plan: Plan, now: datetime) -> None:
 
 
 def apply_status(
-    *, tenant: tenancy.TenantRef, row: Notification, status: str, error: str | None,
-    detail: str | None, now: datetime, provider_message_id: str | None = None,
+    *,
+    tenant: tenancy.TenantRef,
+    row: Notification,
+    status: str,
+    error: str | None,
+    detail: str | None,
+    now: datetime,
+    provider_message_id: str | None = None,
 ) -> bool:
     """Move a row forward to a provider-reported status (never back). → changed?"""
     current = row.status
@@ -665,14 +780,20 @@ def poll_batch(*, tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID], now: date
     """Ask the provider about messages left in `sent` without a status callback."""
     cfg = outbox.settings()
     prefs = outbox.preferences()
-    found = session().execute(
-        sa.select(Notification.id, Notification.channel, Notification.provider_message_id).where(
-            Notification.id.in_(list(ids)),
-            Notification.status == "sent",
-            Notification.provider == "twilio",
-            Notification.provider_message_id.is_not(None),
+    found = (
+        session()
+        .execute(
+            sa.select(
+                Notification.id, Notification.channel, Notification.provider_message_id
+            ).where(
+                Notification.id.in_(list(ids)),
+                Notification.status == "sent",
+                Notification.provider == "twilio",
+                Notification.provider_message_id.is_not(None),
+            )
         )
-    ).all()
+        .all()
+    )
     work = [
         (nid, channel_registry.channel_for(str(channel), cfg, prefs.sender(str(channel))), str(sid))
         for nid, channel, sid in found
@@ -684,7 +805,9 @@ def poll_batch(*, tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID], now: date
     if not work:
         return 0
 
-    def fetch(item: tuple[uuid.UUID, Channel | None, str]) -> tuple[uuid.UUID, ProviderStatus | None]:
+    def fetch(
+        item: tuple[uuid.UUID, Channel | None, str],
+    ) -> tuple[uuid.UUID, ProviderStatus | None]:
         nid, channel, sid = item
         return nid, channel.fetch_status(sid) if channel is not None else None
 
@@ -709,8 +832,12 @@ def _apply_polled(
         if row is None:
             continue
         if result is not None and apply_status(
-            tenant=tenant, row=row, status=result.status, error=result.error,
-            detail=result.detail, now=now,
+            tenant=tenant,
+            row=row,
+            status=result.status,
+            error=result.error,
+            detail=result.detail,
+            now=now,
         ):
             changed += 1
             continue
@@ -724,4 +851,3 @@ def _apply_polled(
             wait_for = max(timedelta(minutes=outbox.settings().notify_status_poll_minutes), age)
             outbox.set_due(tenant, [(nid, "poll", now + wait_for)])
     return changed
-

@@ -1,4 +1,4 @@
-"""The notification outbox, templates and settings (tenant schema); due work and reply routing (public).
+"""The notification outbox, templates and settings (tenant schemas); due work and replies (public).
 
 A notification row is written in the transaction of the booking change that causes it and
 sent by a worker after the commit. `public.notification_due` holds one row per notification

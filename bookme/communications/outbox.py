@@ -21,7 +21,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bookme.communications import channels as channel_registry
 from bookme.communications.models import (
-    CHANNELS,
     EVENTS,
     LOCALES,
     Notification,
@@ -96,7 +95,9 @@ def preferences() -> Preferences:
 # --- templates in force -----------------------------------------------------------------------
 
 
-def overrides(keys: Iterable[tuple[str, str, str]] | None = None) -> dict[tuple[str, str, str], Any]:
+def overrides(
+    keys: Iterable[tuple[str, str, str]] | None = None,
+) -> dict[tuple[str, str, str], Any]:
     """The tenant's own templates, by (event, channel, locale)."""
     stmt = sa.select(NotificationTemplate)
     found = {(t.event, t.channel, t.locale): t for t in session().scalars(stmt)}
@@ -181,7 +182,9 @@ def choose_channel(
         return Choice(channel, to)
     if unconfigured:
         return Choice(
-            None, None, "channel_not_configured",
+            None,
+            None,
+            "channel_not_configured",
             f"No provider is configured for {', '.join(unconfigured)}.",
         )
     return Choice(None, None, "no_channel", "The customer has no reachable channel with consent.")
@@ -195,6 +198,70 @@ class Written:
     id: uuid.UUID
     status: str
     due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One message to write: its event, and for a reminder its offset and time."""
+
+    event: str
+    reminder_offset: int | None = None
+    scheduled_for: datetime | None = None
+    fallback_of: uuid.UUID | None = None
+    exclude: tuple[str, ...] = ()
+
+
+def write_many(
+    *,
+    tenant: tenancy.TenantRef,
+    booking: Any,
+    customer: Any,
+    specs: Sequence[Spec],
+    now: datetime,
+    prefs: Preferences,
+    own_templates: dict[tuple[str, str, str], Any],
+) -> list[Written]:
+    """Insert these notifications (queued, scheduled or skipped) in one statement, skipping
+    any that already exist, and give each that needs a worker its due entry."""
+    if not specs:
+        return []
+    locale = customer_locale(customer, tenant)
+    redispatch = timedelta(seconds=settings().notify_redispatch_seconds)
+    values, due_at = [], {}
+    for spec in specs:
+        at = spec.scheduled_for or now
+        choice = choose_channel(
+            customer=customer, prefs=prefs, event=spec.event, locale=locale, at=at,
+            own_templates=own_templates, exclude=spec.exclude,
+        )  # fmt: skip
+        if choice.channel is None:
+            status = "skipped"
+        elif spec.scheduled_for is not None and spec.scheduled_for > now:
+            status = "scheduled"
+        else:
+            status = "queued"
+        row_id = uuid.uuid4()
+        values.append({
+            "id": row_id, "booking_id": booking.id, "customer_id": booking.customer_id,
+            "event": spec.event, "channel": choice.channel, "locale": locale, "to": choice.to,
+            "status": status, "scheduled_for": at,
+            "reminder_offset_minutes": spec.reminder_offset, "appointment_at": booking.starts_at,
+            "error": choice.error, "error_detail": choice.detail, "fallback_of": spec.fallback_of,
+            "created_at": now, "updated_at": now,
+        })  # fmt: skip
+        # Queued rows are enqueued after the commit; their due entry is the dispatcher's
+        # copy, taken up only if that enqueue is lost.
+        if status != "skipped":
+            due_at[row_id] = at if status == "scheduled" else now + redispatch
+    stmt = (
+        pg_insert(Notification)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS), index_where=DEDUPE_WHERE)
+        .returning(Notification.id, Notification.status)
+    )
+    inserted = session().execute(stmt).all()
+    set_due(tenant, [(rid, "send", due_at[rid]) for rid, _ in inserted if rid in due_at])
+    return [Written(rid, status, due_at.get(rid)) for rid, status in inserted]
 
 
 def write(
@@ -211,50 +278,13 @@ def write(
     fallback_of: uuid.UUID | None = None,
     exclude: Sequence[str] = (),
 ) -> Written | None:
-    """Insert one notification (queued, scheduled or skipped); None when it already exists."""
-    locale = customer_locale(customer, tenant)
-    due = scheduled_for or now
-    choice = choose_channel(
-        customer=customer, prefs=prefs, event=event, locale=locale, at=due,
-        own_templates=own_templates, exclude=exclude,
-    )
-    if choice.channel is None:
-        status = "skipped"
-    else:
-        status = "scheduled" if scheduled_for is not None and scheduled_for > now else "queued"
-    values = {
-        "id": uuid.uuid4(),
-        "booking_id": booking.id,
-        "customer_id": booking.customer_id,
-        "event": event,
-        "channel": choice.channel,
-        "locale": locale,
-        "to": choice.to,
-        "status": status,
-        "scheduled_for": due,
-        "reminder_offset_minutes": reminder_offset,
-        "appointment_at": booking.starts_at,
-        "error": choice.error,
-        "error_detail": choice.detail,
-        "fallback_of": fallback_of,
-        "created_at": now,
-        "updated_at": now,
-    }
-    stmt = (
-        pg_insert(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS), index_where=DEDUPE_WHERE)
-        .returning(Notification.id)
-    )
-    if session().execute(stmt).scalar_one_or_none() is None:
-        return None
-    if status == "skipped":
-        return Written(values["id"], status, None)
-    # Queued rows are enqueued after the commit; the due entry is the dispatcher's copy,
-    # taken up only if that enqueue is lost.
-    due_at = due if status == "scheduled" else now + timedelta(seconds=settings().notify_redispatch_seconds)
-    set_due(tenant, [(values["id"], "send", due_at)])
-    return Written(values["id"], status, due_at)
+    """Insert one notification; None when it already exists."""
+    spec = Spec(event, reminder_offset, scheduled_for, fallback_of, tuple(exclude))
+    written = write_many(
+        tenant=tenant, booking=booking, customer=customer, specs=[spec], now=now, prefs=prefs,
+        own_templates=own_templates,
+    )  # fmt: skip
+    return written[0] if written else None
 
 
 def set_due(tenant: tenancy.TenantRef, entries: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
@@ -294,7 +324,9 @@ def enqueue_after_commit(tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID]) ->
     size = settings().notify_batch_size
     for start in range(0, len(ids), size):
         after_commit(
-            tasks.send_notifications, tenant=tenant.slug, ids=[str(i) for i in ids[start : start + size]]
+            tasks.send_notifications,
+            tenant=tenant.slug,
+            ids=[str(i) for i in ids[start : start + size]],
         )
 
 
@@ -307,43 +339,50 @@ def _customer(customer_id: uuid.UUID) -> Any:
     return session().get(Customer, customer_id)
 
 
-def notify(
-    *, tenant: tenancy.TenantRef, booking: Any, event: str, now: datetime
+def reminder_specs(booking: Any, prefs: Preferences, now: datetime) -> list[Spec]:
+    """One reminder per configured offset whose time is still ahead."""
+    if not prefs.sends("booking_reminder"):
+        return []
+    specs = []
+    for offset in sorted(set(prefs.reminder_offsets_minutes), reverse=True):
+        at = booking.starts_at - timedelta(minutes=offset)
+        if at > now:
+            specs.append(Spec("booking_reminder", reminder_offset=offset, scheduled_for=at))
+    return specs
+
+
+def announce(
+    *,
+    tenant: tenancy.TenantRef,
+    booking: Any,
+    now: datetime,
+    event: str | None = None,
+    reminders: bool = False,
 ) -> list[Written]:
-    """Write the message `event` sends about `booking` (if the tenant sends it)."""
+    """Write what a booking change sends: `event`'s message (if the tenant sends it) and,
+    with `reminders`, the reminders still ahead; queued ones are enqueued after the commit."""
     prefs = preferences()
-    if not prefs.sends(event):
+    specs = [Spec(event)] if event is not None and prefs.sends(event) else []
+    if reminders:
+        specs += reminder_specs(booking, prefs, now)
+    if not specs:
         return []
-    written = write(
-        tenant=tenant, booking=booking, customer=_customer(booking.customer_id), event=event,
+    written = write_many(
+        tenant=tenant, booking=booking, customer=_customer(booking.customer_id), specs=specs,
         now=now, prefs=prefs, own_templates=overrides(),
-    )
-    if written is None:
-        return []
-    if written.status == "queued":
-        enqueue_after_commit(tenant, [written.id])
-    return [written]
+    )  # fmt: skip
+    enqueue_after_commit(tenant, [w.id for w in written if w.status == "queued"])
+    return written
+
+
+def notify(*, tenant: tenancy.TenantRef, booking: Any, event: str, now: datetime) -> list[Written]:
+    """Write the message `event` sends about `booking` (if the tenant sends it)."""
+    return announce(tenant=tenant, booking=booking, now=now, event=event)
 
 
 def schedule_reminders(*, tenant: tenancy.TenantRef, booking: Any, now: datetime) -> list[Written]:
     """One reminder per configured offset still ahead (rows already there are kept)."""
-    prefs = preferences()
-    if not prefs.sends("booking_reminder"):
-        return []
-    customer = _customer(booking.customer_id)
-    own = overrides()
-    written = []
-    for offset in sorted(set(prefs.reminder_offsets_minutes), reverse=True):
-        at = booking.starts_at - timedelta(minutes=offset)
-        if at <= now:
-            continue
-        row = write(
-            tenant=tenant, booking=booking, customer=customer, event="booking_reminder", now=now,
-            prefs=prefs, own_templates=own, reminder_offset=offset, scheduled_for=at,
-        )
-        if row is not None:
-            written.append(row)
-    return written
+    return announce(tenant=tenant, booking=booking, now=now, reminders=True)
 
 
 def cancel_pending(

@@ -29,15 +29,13 @@ _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: ARRÊT → arret, إلغاء → الغاء, ١ → 1."""
+    """Case- and accent-free: ARRÊT → arret, إلغاء → الغاء, Arabic-Indic digits → 0-9."""
     out = []
-    for ch in unicodedata.normalize("NFKD", text):
-        category = unicodedata.category(ch)
-        if category == "Mn" or ch == "\u0640":  # accents, Arabic vowel marks and hamza, tatweel
+    for char in unicodedata.normalize("NFKD", text):
+        category = unicodedata.category(char)
+        if category == "Mn" or char == "\u0640":  # accents, Arabic vowel marks and hamza, tatweel
             continue
-        if category == "Nd":
-            ch = str(unicodedata.digit(ch))
-        out.append(ch)
+        out.append(str(unicodedata.digit(char)) if category == "Nd" else char)
     return " ".join("".join(out).casefold().split())
 
 
@@ -71,14 +69,20 @@ class Answer:
 
 def route(channel: str, address: str) -> tuple[tenancy.TenantRef, uuid.UUID] | None:
     """The tenant and notification a reply from `address` belongs to."""
-    from bookme.tenants.service import to_ref
     from bookme.tenants.models import Tenant
+    from bookme.tenants.service import to_ref
 
-    row = session().execute(
-        sa.select(NotificationRecipient.notification_id, Tenant)
-        .join(Tenant, Tenant.id == NotificationRecipient.tenant_id)
-        .where(NotificationRecipient.channel == channel, NotificationRecipient.address == address)
-    ).first()
+    row = (
+        session()
+        .execute(
+            sa.select(NotificationRecipient.notification_id, Tenant)
+            .join(Tenant, Tenant.id == NotificationRecipient.tenant_id)
+            .where(
+                NotificationRecipient.channel == channel, NotificationRecipient.address == address
+            )
+        )
+        .first()
+    )
     if row is None:
         return None
     return to_ref(row[1]), row[0]
@@ -92,36 +96,56 @@ def handle_inbound(*, sender: str, body: str, message_sid: str, now: datetime) -
     tenant, notification_id = found
     with tenancy.using(tenant):
         return _handle(
-            tenant=tenant, notification_id=notification_id, channel=channel, body=body,
-            message_sid=message_sid, now=now,
+            tenant=tenant,
+            notification_id=notification_id,
+            channel=channel,
+            body=body,
+            message_sid=message_sid,
+            now=now,
         )
 
 
 @transactional
 def _handle(
-    *, tenant: tenancy.TenantRef, notification_id: uuid.UUID, channel: str, body: str,
-    message_sid: str, now: datetime,
+    *,
+    tenant: tenancy.TenantRef,
+    notification_id: uuid.UUID,
+    channel: str,
+    body: str,
+    message_sid: str,
+    now: datetime,
 ) -> Answer:
     notification = session().get(Notification, notification_id)
     action = intent(body)
-    reply_id = session().execute(
-        pg_insert(NotificationReply)
-        .values(
-            id=uuid.uuid4(), message_sid=message_sid, channel=channel,
-            customer_id=notification.customer_id if notification else None,
-            booking_id=notification.booking_id if notification else None,
-            notification_id=notification_id if notification else None,
-            body=body[:1600], action=action, outcome="pending", received_at=now,
+    reply_id = (
+        session()
+        .execute(
+            pg_insert(NotificationReply)
+            .values(
+                id=uuid.uuid4(),
+                message_sid=message_sid,
+                channel=channel,
+                customer_id=notification.customer_id if notification else None,
+                booking_id=notification.booking_id if notification else None,
+                notification_id=notification_id if notification else None,
+                body=body[:1600],
+                action=action,
+                outcome="pending",
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["message_sid"])
+            .returning(NotificationReply.id)
         )
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(NotificationReply.id)
-    ).scalar_one_or_none()
+        .scalar_one_or_none()
+    )
     if reply_id is None:
         return Answer(None)  # seen before
     if notification is None:
         _outcome(reply_id, "unknown_notification")
         return Answer(None)
-    outcome, text = _act(tenant, notification, channel, action, body, now)
+    outcome, text = _act(
+        tenant=tenant, notification=notification, channel=channel, action=action, body=body, now=now
+    )
     _outcome(reply_id, outcome)
     return Answer(text)
 
@@ -133,7 +157,12 @@ def _outcome(reply_id: uuid.UUID, outcome: str) -> None:
 
 
 def _act(
-    tenant: tenancy.TenantRef, notification: Notification, channel: str, action: str, body: str,
+    *,
+    tenant: tenancy.TenantRef,
+    notification: Notification,
+    channel: str,
+    action: str,
+    body: str,
     now: datetime,
 ) -> tuple[str, str]:
     from bookme.bookings import service as bookings
@@ -145,7 +174,11 @@ def _act(
 
     booking = session().get(Booking, notification.booking_id, with_for_update=True)
     customer = session().get(Customer, notification.customer_id)
-    locale = customer.locale if customer is not None and customer.locale in templates.BABEL_LOCALES else notification.locale
+    locale = (
+        customer.locale
+        if customer is not None and customer.locale in templates.BABEL_LOCALES
+        else notification.locale
+    )
     assert booking is not None
     ctx = _moment(tenant, booking.starts_at, locale)
 
@@ -154,8 +187,14 @@ def _act(
 
     if action == "stop":
         record_consent(
-            tenant=tenant, actor=CUSTOMER, now=now, customer_id=notification.customer_id,
-            channel=channel, granted=False, source="reply", evidence=f"{channel} reply: {body[:200]}",
+            tenant=tenant,
+            actor=CUSTOMER,
+            now=now,
+            customer_id=notification.customer_id,
+            channel=channel,
+            granted=False,
+            source="reply",
+            evidence=f"{channel} reply: {body[:200]}",
         )
         return "consent_withdrawn", say("stopped")
     if action == "unknown":
@@ -164,9 +203,13 @@ def _act(
         if booking.status == "confirmed":
             return "already_confirmed", say("already_confirmed")
         if booking.status != "pending":
-            return "not_active", say("already_cancelled" if booking.status == "cancelled" else "not_active")
+            return "not_active", say(
+                "already_cancelled" if booking.status == "cancelled" else "not_active"
+            )
         if booking.payment_due_at is not None:
-            return "payment_required", say("payment_required", manage_url=bookings.manage_url(booking))
+            return "payment_required", say(
+                "payment_required", manage_url=bookings.manage_url(booking)
+            )
         try:
             with session().begin_nested():
                 bookings.change_status(
@@ -183,8 +226,11 @@ def _act(
     try:
         with session().begin_nested():
             bookings.cancel_managed_booking(
-                tenant=tenant, actor=CUSTOMER, now=now,
-                token=crypto.decrypt(booking.manage_token_encrypted), reason=f"{channel} reply",
+                tenant=tenant,
+                actor=CUSTOMER,
+                now=now,
+                token=crypto.decrypt(booking.manage_token_encrypted),
+                reason=f"{channel} reply",
             )
     except errors.CancellationWindowPassed:
         return "too_late", say("too_late")

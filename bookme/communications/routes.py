@@ -66,7 +66,7 @@ def put_settings(data: dict[str, Any]) -> Any:
 @blp.response(200, NotificationTemplateSchema(many=True))
 @blp.problems(400, 401, 403, 404)
 def list_templates() -> Any:
-    """Every template in force (event × channel × locale), unpaginated; `is_default` says whose."""
+    """Every template in force (event x channel x locale), unpaginated; `is_default` says whose."""
     return service.list_templates(tenant=access.current_tenant())
 
 
@@ -100,8 +100,12 @@ def delete_template(event: str, channel: str, locale: str) -> Any:
 def preview_template(data: dict[str, Any], event: str, channel: str, locale: str) -> Any:
     """Render a template with sample data: the one given in the body, else the one in force."""
     return service.preview_template(
-        tenant=access.current_tenant(), now=clock.now(), event=event, channel=channel,
-        locale=locale, data=data,
+        tenant=access.current_tenant(),
+        now=clock.now(),
+        event=event,
+        channel=channel,
+        locale=locale,
+        data=data,
     )
 
 

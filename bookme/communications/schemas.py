@@ -38,7 +38,9 @@ class NotificationSettingsSchema(Schema):
         metadata={"description": "Minutes before the appointment; at most 5, each 5-20160"},
     )
     events = EventToggles()
-    sms_sender = Str(16, allow_none=True, metadata={"description": "E.164 number or alphanumeric sender ID"})
+    sms_sender = Str(
+        16, allow_none=True, metadata={"description": "E.164 number or alphanumeric sender ID"}
+    )
     whatsapp_sender = Str(16, allow_none=True, metadata={"description": "E.164 WhatsApp sender"})
     email_from_name = Str(100, allow_none=True)
 
@@ -61,7 +63,9 @@ class NotificationSettingsUpdateSchema(NotificationSettingsSchema):
     @ma.validates("sms_sender")
     def _sms_sender(self, value: str | None, **kwargs: Any) -> None:
         if value is not None and not (E164.match(value) or ALPHANUMERIC_SENDER.match(value)):
-            raise ma.ValidationError("An E.164 number or an alphanumeric sender ID (1-11 characters).")
+            raise ma.ValidationError(
+                "An E.164 number or an alphanumeric sender ID (1-11 characters)."
+            )
 
     @ma.validates("whatsapp_sender")
     def _whatsapp_sender(self, value: str | None, **kwargs: Any) -> None:
@@ -71,7 +75,9 @@ class NotificationSettingsUpdateSchema(NotificationSettingsSchema):
     @ma.validates("email_from_name")
     def _from_name(self, value: str | None, **kwargs: Any) -> None:
         if value is not None and (not value.strip() or re.search(r"[\r\n<>\"]", value)):
-            raise ma.ValidationError("A display name without line breaks, quotes or angle brackets.")
+            raise ma.ValidationError(
+                "A display name without line breaks, quotes or angle brackets."
+            )
 
 
 class NotificationTemplateSchema(Schema):
@@ -89,8 +95,11 @@ class NotificationTemplateUpdateSchema(Schema):
     subject = Str(200, allow_none=True, metadata={"description": "Email only"})
     body = Str(5000, min_length=1, required=True)
     content_sid = Str(
-        34, allow_none=True,
-        metadata={"description": "WhatsApp only: the approved template used outside the 24-hour window"},
+        34,
+        allow_none=True,
+        metadata={
+            "description": "WhatsApp only: the approved template used outside the 24-hour window"
+        },
     )
     content_variables = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(VARIABLES)),

@@ -46,11 +46,19 @@ def update_settings(
     current = outbox.preferences().as_dict()
     if "events" in changes:
         current["events"] = {**current["events"], **changes["events"]}
-    for key in ("channels", "reminder_offsets_minutes", "sms_sender", "whatsapp_sender", "email_from_name"):
+    for key in (
+        "channels",
+        "reminder_offsets_minutes",
+        "sms_sender",
+        "whatsapp_sender",
+        "email_from_name",
+    ):
         if key in changes:
             current[key] = changes[key]
     if "reminder_offsets_minutes" in changes:
-        current["reminder_offsets_minutes"] = sorted(set(current["reminder_offsets_minutes"]), reverse=True)
+        current["reminder_offsets_minutes"] = sorted(
+            set(current["reminder_offsets_minutes"]), reverse=True
+        )
     row = session().get(NotificationSettings, True, with_for_update=True)
     if row is None:
         row = NotificationSettings(id=True)
@@ -71,15 +79,24 @@ def update_settings(
 
 def _check_key(event: str, channel: str, locale: str) -> None:
     if event not in EVENTS or channel not in CHANNELS or locale not in LOCALES:
-        raise errors.NotFound("No such template: events, channels and locales are listed in the API.")
+        raise errors.NotFound(
+            "No such template: events, channels and locales are listed in the API."
+        )
 
 
-def _view(event: str, channel: str, locale: str, own: NotificationTemplate | None) -> templates.Template:
+def _view(
+    event: str, channel: str, locale: str, own: NotificationTemplate | None
+) -> templates.Template:
     if own is None:
         return templates.default_template(event, channel, locale)
     return templates.Template(
-        event=event, channel=channel, locale=locale, subject=own.subject, body=own.body,
-        content_sid=own.content_sid, content_variables=tuple(own.content_variables),
+        event=event,
+        channel=channel,
+        locale=locale,
+        subject=own.subject,
+        body=own.body,
+        content_sid=own.content_sid,
+        content_variables=tuple(own.content_variables),
         is_default=False,
     )
 
@@ -127,8 +144,14 @@ def _validate(channel: str, locale: str, data: Mapping[str, Any], now: datetime)
 
 @transactional
 def put_template(
-    *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, event: str, channel: str,
-    locale: str, data: Mapping[str, Any],
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    event: str,
+    channel: str,
+    locale: str,
+    data: Mapping[str, Any],
 ) -> templates.Template:
     _check_key(event, channel, locale)
     _validate(channel, locale, data, now)
@@ -147,7 +170,9 @@ def put_template(
     row.subject = data.get("subject") if channel == "email" else None
     row.body = data["body"]
     row.content_sid = data.get("content_sid") if channel == "whatsapp" else None
-    row.content_variables = list(data.get("content_variables") or []) if channel == "whatsapp" else []
+    row.content_variables = (
+        list(data.get("content_variables") or []) if channel == "whatsapp" else []
+    )
     row.updated_at = now
     session().flush()
     return _view(event, channel, locale, row)
@@ -173,11 +198,17 @@ def _sample(tenant: tenancy.TenantRef, locale: str, now: datetime) -> dict[str, 
 
     starts = (now + timedelta(days=2)).replace(hour=10, minute=30, second=0, microsecond=0)
     return templates.context(
-        customer_name=SAMPLE_CUSTOMERS[locale], business_name=business_name(tenant),
-        service_name=SAMPLE_SERVICES[locale], staff_name="Nadia", starts_at=starts,
-        duration_minutes=45, price=Decimal("150.00"), currency=tenant.currency,
+        customer_name=SAMPLE_CUSTOMERS[locale],
+        business_name=business_name(tenant),
+        service_name=SAMPLE_SERVICES[locale],
+        staff_name="Nadia",
+        starts_at=starts,
+        duration_minutes=45,
+        price=Decimal("150.00"),
+        currency=tenant.currency,
         manage_url=f"{outbox.settings().public_base_url}/m/{'x' * 32}",
-        timezone=tenant.timezone, locale=locale,
+        timezone=tenant.timezone,
+        locale=locale,
     )
 
 
@@ -186,7 +217,12 @@ SAMPLE_SERVICES = {"fr": "Coupe et brushing", "ar": "قص وتصفيف الشع�
 
 
 def preview_template(
-    *, tenant: tenancy.TenantRef, now: datetime, event: str, channel: str, locale: str,
+    *,
+    tenant: tenancy.TenantRef,
+    now: datetime,
+    event: str,
+    channel: str,
+    locale: str,
     data: Mapping[str, Any],
 ) -> dict[str, str | None]:
     """Render the given (or the in-force) subject and body with sample data."""
@@ -222,7 +258,9 @@ def list_notifications(
     for name in ("booking_id", "customer_id", "event", "channel", "status"):
         if args.get(name) is not None:
             stmt = stmt.where(getattr(Notification, name) == args[name])
-    return paginate(stmt.order_by(Notification.created_at.desc(), Notification.id.desc()), pagination)
+    return paginate(
+        stmt.order_by(Notification.created_at.desc(), Notification.id.desc()), pagination
+    )
 
 
 def list_booking_notifications(
@@ -251,7 +289,9 @@ def retry_notification(
     if row is None:
         raise errors.NotFound("No such notification.")
     if row.status != "failed":
-        raise errors.InvalidTransition(f"Only failed notifications can be retried; this one is {row.status}.")
+        raise errors.InvalidTransition(
+            f"Only failed notifications can be retried; this one is {row.status}."
+        )
     row.status = "queued"
     row.next_attempt_at = None
     row.failed_at = None
@@ -264,7 +304,7 @@ def retry_notification(
 
 
 def notify_booking(*, tenant: tenancy.TenantRef, booking: Any, event: str, now: datetime) -> None:
-    """For other modules (payments): write `event`'s message about `booking` in their transaction."""
+    """Other modules (payments) write `event`'s message about `booking`, in their transaction."""
     if event not in EVENTS or event == "booking_reminder":
         raise ValueError(event)
     outbox.notify(tenant=tenant, booking=booking, event=event, now=now)
@@ -278,20 +318,24 @@ _ALL_BUT_CANCELLED = tuple(e for e in EVENTS if e != "booking_cancelled")
 @events.subscribe("booking.created")
 def _booking_created(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
     if booking.status == "confirmed":
-        outbox.notify(tenant=tenant, booking=booking, event="booking_confirmed", now=now)
-        outbox.schedule_reminders(tenant=tenant, booking=booking, now=now)
+        outbox.announce(
+            tenant=tenant, booking=booking, now=now, event="booking_confirmed", reminders=True
+        )
     elif booking.status == "pending":
         outbox.notify(tenant=tenant, booking=booking, event="booking_created", now=now)
 
 
 @events.subscribe("booking.confirmed")
 def _booking_confirmed(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
-    outbox.notify(tenant=tenant, booking=booking, event="booking_confirmed", now=now)
-    outbox.schedule_reminders(tenant=tenant, booking=booking, now=now)
+    outbox.announce(
+        tenant=tenant, booking=booking, now=now, event="booking_confirmed", reminders=True
+    )
 
 
 @events.subscribe("booking.rescheduled")
-def _booking_rescheduled(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
+def _booking_rescheduled(
+    *, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any
+) -> None:
     outbox.notify(tenant=tenant, booking=booking, event="booking_rescheduled", now=now)
     if booking.status == "confirmed":
         outbox.retime_reminders(tenant=tenant, booking=booking, now=now)
@@ -306,7 +350,9 @@ def _booking_cancelled(*, booking: Any, tenant: tenancy.TenantRef, now: datetime
 @events.subscribe("booking.completed")
 @events.subscribe("booking.no_show")
 def _booking_over(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
-    outbox.cancel_pending(tenant=tenant, booking_id=booking.id, now=now, events=("booking_reminder",))
+    outbox.cancel_pending(
+        tenant=tenant, booking_id=booking.id, now=now, events=("booking_reminder",)
+    )
 
 
 @events.subscribe("payment.succeeded")
@@ -329,9 +375,7 @@ def _customer_erased(
 ) -> None:
     """Scrub the addresses and reply texts copied here; stop what has not gone out."""
     ids = list(
-        session().scalars(
-            sa.select(Notification.id).where(Notification.customer_id == customer_id)
-        )
+        session().scalars(sa.select(Notification.id).where(Notification.customer_id == customer_id))
     )
     pending = list(
         session().scalars(
@@ -375,9 +419,15 @@ def _export(*, tenant: tenancy.TenantRef, customer_id: uuid.UUID) -> dict[str, A
     return {
         "messages": [
             {
-                "id": r.id, "booking_id": r.booking_id, "event": r.event, "channel": r.channel,
-                "to": r.to, "status": r.status, "sent_at": r.sent_at,
-                "delivered_at": r.delivered_at, "created_at": r.created_at,
+                "id": r.id,
+                "booking_id": r.booking_id,
+                "event": r.event,
+                "channel": r.channel,
+                "to": r.to,
+                "status": r.status,
+                "sent_at": r.sent_at,
+                "delivered_at": r.delivered_at,
+                "created_at": r.created_at,
             }
             for r in rows
         ],

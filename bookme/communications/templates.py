@@ -1,4 +1,4 @@
-"""Message templates: shipped defaults, sandboxed rendering, validation, locale formatting, SMS size.
+"""Message templates: shipped defaults, sandboxed rendering, checks, locale formats, SMS size.
 
 Templates are Jinja2 in an immutable sandbox with a closed set of variables (API.md) and no
 loops, macros or imports: a tenant's template can read those variables and nothing else.
@@ -101,19 +101,27 @@ def reply_text(locale: str, key: str, **values: str) -> str:
 
 def problems(source: str) -> list[str]:
     """What is wrong with a template's source (empty when it can be saved)."""
+    return list(_problems(source))
+
+
+@functools.lru_cache(maxsize=1024)
+def _problems(source: str) -> tuple[str, ...]:
     try:
         tree = _env.parse(source)
     except TemplateSyntaxError as exc:
-        return [f"Syntax error on line {exc.lineno}: {exc.message}"]
+        return (f"Syntax error on line {exc.lineno}: {exc.message}",)
     found = []
     for node in tree.find_all(_FORBIDDEN_NODES):
         found.append(f"Line {node.lineno}: only variables, filters and conditions are allowed.")
         break
-    names = sorted(
-        {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - set(VARIABLES)
-    )
+    names = sorted({n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - set(VARIABLES))
     found.extend(f"Unknown variable: {name}" for name in names)
-    return found
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str) -> Any:
+    return _env.from_string(source)
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
@@ -122,7 +130,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     if bad:
         raise TemplateProblem("; ".join(bad))
     try:
-        text = _env.from_string(source).render(**context)
+        text = _compiled(source).render(**context)
     except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
         raise TemplateProblem(f"The template failed to render: {exc}") from exc
     if len(text) > MAX_RENDERED:
@@ -200,8 +208,9 @@ _GSM7_SUBSTITUTES = str.maketrans(
         "â": "a", "á": "a", "ã": "a", "ê": "e", "ë": "e", "î": "i", "ï": "i", "í": "i",
         "ô": "o", "ó": "o", "õ": "o", "û": "u", "ú": "u", "ç": "c", "œ": "oe", "Œ": "OE",
         "À": "A", "Â": "A", "È": "E", "Ê": "E", "Ë": "E", "Î": "I", "Ï": "I", "Ô": "O",
-        "Û": "U", "Ù": "U", "’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"',
-        "–": "-", "—": "-", "…": "...", "\u00a0": " ", "\u202f": " ", "\u2009": " ",
+        "Û": "U", "Ù": "U", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+        "«": '"', "»": '"', "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " ",
+        "\u202f": " ", "\u2009": " ",
     }
 )  # fmt: skip
 

@@ -37,18 +37,21 @@ def check_signature() -> dict[str, str]:
     token = current_app.config["BOOKME"].twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     form = request.form.to_dict(flat=True)
-    if not token or not signature or not RequestValidator(token).validate(signed_url(), form, signature):
+    if (
+        not token
+        or not signature
+        or not RequestValidator(token).validate(signed_url(), form, signature)
+    ):
         raise errors.InvalidSignature("The request is not signed by Twilio.")
     return form
 
 
+_XML = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
 def _twiml(text: str | None) -> Response:
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text)}</Message></Response>'
-        if text
-        else '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-    )
-    return Response(body, status=200, mimetype="text/xml")
+    message = f"<Response><Message>{escape(text)}</Message></Response>" if text else "<Response/>"
+    return Response(_XML + message, status=200, mimetype="text/xml")
 
 
 @blp.route(STATUS_PATH, methods=["POST"])
@@ -81,8 +84,12 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 
 @transactional
 def record_status(
-    *, tenant: tenancy.TenantRef, notification_id: uuid.UUID | None, message_sid: str,
-    status: str, error_code: str | None,
+    *,
+    tenant: tenancy.TenantRef,
+    notification_id: uuid.UUID | None,
+    message_sid: str,
+    status: str,
+    error_code: str | None,
 ) -> bool:
     """Apply one status callback (forward only); unknown messages and statuses change nothing."""
     mapped = delivery.TWILIO_STATUSES.get(status)
@@ -104,8 +111,13 @@ def record_status(
         return False
     detail = f"Twilio reported {status} (error {error_code})." if error_code else None
     return delivery.apply_status(
-        tenant=tenant, row=row, status=mapped, error=error_code, detail=detail,
-        now=clock.now(), provider_message_id=message_sid,
+        tenant=tenant,
+        row=row,
+        status=mapped,
+        error=error_code,
+        detail=detail,
+        now=clock.now(),
+        provider_message_id=message_sid,
     )
 
 
@@ -126,50 +138,101 @@ def document(api: Any, app: Any) -> None:
     spec = api.spec
     rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
     if not any(tag.get("name") == "webhooks" for tag in spec.to_dict().get("tags", [])):
-        spec.tag({"name": "webhooks", "description": "Provider callbacks, authenticated by signature."})
-    problem = {"description": "Missing or wrong signature (`invalid_signature`)",
-               "content": {errors.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        spec.tag(
+            {"name": "webhooks", "description": "Provider callbacks, authenticated by signature."}
+        )
+    problem = {
+        "description": "Missing or wrong signature (`invalid_signature`)",
+        "content": {errors.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     spec.path(
         rule=rules[STATUS_PATH],
-        operations={"post": {
-            "tags": ["webhooks"],
-            "summary": "Twilio message status callback",
-            "description": "Signed with `X-Twilio-Signature` over the StatusCallback URL BookMe "
-                           "gave (`PUBLIC_BASE_URL` + path + query: `tenant`, `notification`). "
-                           "Statuses only move forward.",
-            "parameters": [
-                {"name": "tenant", "in": "query", "schema": {"type": "string"}},
-                {"name": "notification", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-                {"name": "X-Twilio-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
-            ],
-            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object",
-                "properties": {"MessageSid": {"type": "string"}, "MessageStatus": {"type": "string"},
-                               "ErrorCode": {"type": "string"}},
-            }}}},
-            "responses": {"200": {"description": "Recorded (or nothing to do)"}, "400": problem,
-                          "404": {**problem, "description": "Unknown tenant (`tenant_not_found`)"}},
-        }},
+        operations={
+            "post": {
+                "tags": ["webhooks"],
+                "summary": "Twilio message status callback",
+                "description": "Signed with `X-Twilio-Signature` over the StatusCallback URL "
+                "BookMe "
+                "gave (`PUBLIC_BASE_URL` + path + query: `tenant`, `notification`). "
+                "Statuses only move forward.",
+                "parameters": [
+                    {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "notification",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "uuid"},
+                    },
+                    {
+                        "name": "X-Twilio-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "MessageSid": {"type": "string"},
+                                    "MessageStatus": {"type": "string"},
+                                    "ErrorCode": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": {"description": "Recorded (or nothing to do)"},
+                    "400": problem,
+                    "404": {**problem, "description": "Unknown tenant (`tenant_not_found`)"},
+                },
+            }
+        },
     )
     spec.path(
         rule=rules[INBOUND_PATH],
-        operations={"post": {
-            "tags": ["webhooks"],
-            "summary": "Twilio inbound SMS / WhatsApp reply",
-            "description": "1/OUI/YES/OK/نعم confirm, 2/ANNULER/CANCEL/إلغاء cancel (before the "
-                           "cutoff), STOP/ARRET/توقف opt out of that channel. Answers TwiML in "
-                           "the customer's language; a MessageSid seen before → empty <Response/>.",
-            "parameters": [
-                {"name": "X-Twilio-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
-            ],
-            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object",
-                "properties": {"From": {"type": "string"}, "To": {"type": "string"},
-                               "Body": {"type": "string"}, "MessageSid": {"type": "string"}},
-            }}}},
-            "responses": {"200": {"description": "TwiML", "content": {"text/xml": {"schema": {"type": "string"}}}},
-                          "400": problem},
-        }},
+        operations={
+            "post": {
+                "tags": ["webhooks"],
+                "summary": "Twilio inbound SMS / WhatsApp reply",
+                "description": "1/OUI/YES/OK/نعم confirm, 2/ANNULER/CANCEL/إلغاء cancel "
+                "(before the "
+                "cutoff), STOP/ARRET/توقف opt out of that channel. Answers TwiML in "
+                "the customer's language; a MessageSid seen before → empty <Response/>.",
+                "parameters": [
+                    {
+                        "name": "X-Twilio-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "From": {"type": "string"},
+                                    "To": {"type": "string"},
+                                    "Body": {"type": "string"},
+                                    "MessageSid": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": {
+                        "description": "TwiML",
+                        "content": {"text/xml": {"schema": {"type": "string"}}},
+                    },
+                    "400": problem,
+                },
+            }
+        },
     )
 
 

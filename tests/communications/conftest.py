@@ -46,8 +46,12 @@ def _frozen_clock() -> Iterator[None]:
 def salon(tenant: Any) -> Salon:
     use_tenant(tenant)
     service = make_service(
-        name="Coupe brushing", duration_minutes=45, price="150.00", slot_interval_minutes=15,
-        min_notice_minutes=30, max_advance_days=60,
+        name="Coupe brushing",
+        duration_minutes=45,
+        price="150.00",
+        slot_interval_minutes=15,
+        min_notice_minutes=30,
+        max_advance_days=60,
     )
     nadia = make_staff(services=[service], hours=WEEK, display_name="Nadia")
     return Salon(tenant, service, nadia)
@@ -55,7 +59,10 @@ def salon(tenant: Any) -> Salon:
 
 @pytest.fixture
 def providers(
-    app: Any, monkeypatch: pytest.MonkeyPatch, fake_twilio: FakeTwilio, smtp_server: SmtpServer,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_twilio: FakeTwilio,
+    smtp_server: SmtpServer,
     smtp_guard: SmtpGuard,
 ) -> Iterator[tuple[FakeTwilio, SmtpServer]]:
     """Twilio (the local fake) and SMTP (aiosmtpd) configured for this test."""
@@ -133,14 +140,20 @@ def rows(booking_id: Any = None, **filters: Any) -> list[Notification]:
         stmt = stmt.where(Notification.booking_id == uuid.UUID(str(booking_id)))
     for name, value in filters.items():
         stmt = stmt.where(getattr(Notification, name) == value)
-    return list(session().scalars(stmt.order_by(Notification.created_at, Notification.scheduled_for)))
+    return list(
+        session().scalars(stmt.order_by(Notification.created_at, Notification.scheduled_for))
+    )
 
 
 def due(notification_id: Any) -> Any:
-    return session().execute(
-        sa.text("SELECT kind, due_at FROM public.notification_due WHERE notification_id = :id"),
-        {"id": uuid.UUID(str(notification_id))},
-    ).first()
+    return (
+        session()
+        .execute(
+            sa.text("SELECT kind, due_at FROM public.notification_due WHERE notification_id = :id"),
+            {"id": uuid.UUID(str(notification_id))},
+        )
+        .first()
+    )
 
 
 def drain(max_rounds: int = 20) -> int:

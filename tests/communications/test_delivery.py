@@ -53,9 +53,16 @@ def test_a_confirmation_goes_out_once_by_sms_with_its_provider_id(api, providers
         "http://bookme.test/webhooks/twilio/status"
     )
     row = _confirmation(booking)
-    assert parse_qs(callback.query) == {"tenant": [api.salon.tenant.slug], "notification": [str(row.id)]}
+    assert parse_qs(callback.query) == {
+        "tenant": [api.salon.tenant.slug],
+        "notification": [str(row.id)],
+    }
     assert (row.status, row.provider, row.provider_message_id, row.sent_at, row.attempts) == (
-        "sent", "twilio", sent["sid"], NOW, 1,
+        "sent",
+        "twilio",
+        sent["sid"],
+        NOW,
+        1,
     )
     assert row.claimed_until is None and row.in_doubt_since is None
     assert due(row.id) == ("poll", NOW + timedelta(minutes=15))
@@ -82,9 +89,14 @@ def test_an_email_has_text_and_html_parts_and_a_message_id_from_the_notification
     assert message["To"] == EMAIL and message["Content-Language"] == "ar"
     assert message["Subject"] == "تأكيد موعدك: الثلاثاء، 4 ماي 2027 على الساعة 10:00"
     assert "يسعدنا تأكيد موعدك لدى Salon Test" in received.text
-    assert '<html lang="ar" dir="rtl">' in received.html and "<a href=\"http://bookme.test/m/" in received.html
+    assert (
+        '<html lang="ar" dir="rtl">' in received.html
+        and '<a href="http://bookme.test/m/' in received.html
+    )
     assert (row.status, row.provider, row.provider_message_id) == (
-        "sent", "smtp", f"{row.id.hex}@bookme.test",
+        "sent",
+        "smtp",
+        f"{row.id.hex}@bookme.test",
     )
     assert due(row.id) is None  # email has no delivery status to wait for
 
@@ -127,7 +139,9 @@ def test_temporary_failures_retry_with_backoff_then_succeed(api, providers):
         tick()
     row = _confirmation(booking)
     assert (row.status, row.attempts, row.next_attempt_at) == (
-        "queued", 2, NOW + timedelta(seconds=90),
+        "queued",
+        2,
+        NOW + timedelta(seconds=90),
     )
     with clock.frozen(NOW + timedelta(seconds=90)):
         tick()
@@ -165,7 +179,9 @@ def test_a_provider_that_keeps_failing_ends_failed_after_the_last_attempt(api, p
     assert twilio.calls["create"] == delivery.MAX_ATTEMPTS and twilio.snapshot() == []
 
 
-def test_a_permanent_failure_fails_at_once_with_the_provider_code_and_can_be_retried(api, providers):
+def test_a_permanent_failure_fails_at_once_with_the_provider_code_and_can_be_retried(
+    api, providers
+):
     twilio, _ = providers
     twilio.fail_recipient(PHONE, code=21211, message="Invalid 'To' Phone Number")
     booking = api.book()
@@ -174,7 +190,9 @@ def test_a_permanent_failure_fails_at_once_with_the_provider_code_and_can_be_ret
     assert (row.status, row.error, row.attempts) == ("failed", "21211", 1)
     assert "Invalid 'To' Phone Number" in row.error_detail
     assert due(row.id) is None and tick() == 0
-    conflict = api.post(f"/notifications/{rows(booking['id'], event='booking_reminder')[0].id}/retry")
+    conflict = api.post(
+        f"/notifications/{rows(booking['id'], event='booking_reminder')[0].id}/retry"
+    )
     assert conflict.status_code == 409 and conflict.get_json()["code"] == "invalid_transition"
     twilio.reset()
     retried = api.post(f"/notifications/{row.id}/retry")
@@ -195,9 +213,11 @@ def test_an_opted_out_number_withdraws_the_channel_consent(api, providers):
     assert (row.status, row.error) == ("failed", "21610")
     customer = session().get(Customer, row.customer_id, populate_existing=True)
     assert (customer.consent_sms, customer.consent_sms_source) == (False, "reply")
-    history = session().scalars(
-        sa.select(ConsentEvent).where(ConsentEvent.customer_id == customer.id)
-    ).all()
+    history = (
+        session()
+        .scalars(sa.select(ConsentEvent).where(ConsentEvent.customer_id == customer.id))
+        .all()
+    )
     assert [(h.channel, h.granted, h.source) for h in history] == [("sms", False, "reply")]
     # The next message about this booking goes by email.
     api.post(f"/bookings/{booking['id']}/reschedule", {"starts_at": "2027-05-04T11:00:00+01:00"})
@@ -211,9 +231,15 @@ def test_a_whatsapp_user_that_is_not_falls_back_to_sms(api, providers):
     twilio, _ = providers
     api.put(
         "/notification-templates/booking_confirmed/whatsapp/fr",
-        {"body": "Confirmé", "content_sid": "HX" + "1" * 32, "content_variables": ["customer_name", "date", "time"]},
+        {
+            "body": "Confirmé",
+            "content_sid": "HX" + "1" * 32,
+            "content_variables": ["customer_name", "date", "time"],
+        },
     )
-    twilio.fail_recipient(f"whatsapp:{PHONE}", code=63003, message="Channel could not find To address")
+    twilio.fail_recipient(
+        f"whatsapp:{PHONE}", code=63003, message="Channel could not find To address"
+    )
     booking = api.book()
     drain()
     failed, fallback = rows(booking["id"], event="booking_confirmed")
@@ -227,7 +253,11 @@ def test_whatsapp_outside_the_window_sends_the_approved_template_with_its_variab
     twilio, _ = providers
     api.put(
         "/notification-templates/booking_confirmed/whatsapp/fr",
-        {"body": "Confirmé", "content_sid": "HX" + "2" * 32, "content_variables": ["customer_name", "date", "time"]},
+        {
+            "body": "Confirmé",
+            "content_sid": "HX" + "2" * 32,
+            "content_variables": ["customer_name", "date", "time"],
+        },
     )
     booking = api.book()
     drain()
@@ -235,7 +265,9 @@ def test_whatsapp_outside_the_window_sends_the_approved_template_with_its_variab
     assert (message["to"], message["from"]) == (f"whatsapp:{PHONE}", f"whatsapp:{WHATSAPP_FROM}")
     assert message["content_sid"] == "HX" + "2" * 32
     assert json.loads(message["content_variables"]) == {
-        "1": "Salma Bennani", "2": "mardi 4 mai 2027", "3": "10:00",
+        "1": "Salma Bennani",
+        "2": "mardi 4 mai 2027",
+        "3": "10:00",
     }
     assert _confirmation(booking).status == "sent"
 
@@ -252,7 +284,11 @@ def test_a_call_whose_answer_was_lost_is_looked_up_and_never_sent_twice(api, pro
         tick()
     row = _confirmation(booking)
     [message] = twilio.snapshot()
-    assert (row.status, row.provider_message_id, row.in_doubt_since) == ("sent", message["sid"], None)
+    assert (row.status, row.provider_message_id, row.in_doubt_since) == (
+        "sent",
+        message["sid"],
+        None,
+    )
     assert row.attempts == 1  # one send call: the second attempt only looked it up
     assert twilio.calls["create"] == 1 and twilio.calls["list"] == 1
 
@@ -329,7 +365,9 @@ def test_an_undelivered_message_found_by_polling_fails_with_the_carrier_code(api
     assert (row.status, row.error) == ("failed", "30003")
 
 
-def test_a_reminder_24_hours_before_a_dst_day_appointment_goes_out_at_the_right_instant(api, providers):
+def test_a_reminder_24_hours_before_a_dst_day_appointment_goes_out_at_the_right_instant(
+    api, providers
+):
     twilio, _ = providers
     # Casablanca moves from UTC+0 to UTC+1 at 02:00 UTC on 14 March 2027.
     with clock.frozen(datetime(2027, 3, 10, 9, 0, tzinfo=UTC)):
@@ -371,8 +409,20 @@ def test_the_outbox_lists_filter_and_paginate(api, providers):
     assert len(sent) == 2 and {n["event"] for n in sent} == {"booking_confirmed"}
     item = sent[0]
     assert set(item) >= {
-        "id", "event", "channel", "to", "status", "scheduled_for", "sent_at", "delivered_at",
-        "attempts", "error", "provider_message_id", "booking_id", "customer_id", "created_at",
+        "id",
+        "event",
+        "channel",
+        "to",
+        "status",
+        "scheduled_for",
+        "sent_at",
+        "delivered_at",
+        "attempts",
+        "error",
+        "provider_message_id",
+        "booking_id",
+        "customer_id",
+        "created_at",
     }
     assert item["sent_at"].endswith("+01:00")  # the tenant's offset
     page = api.get("/notifications", page=2, page_size=4).get_json()
@@ -387,7 +437,10 @@ def test_the_outbox_lists_filter_and_paginate(api, providers):
 
 def test_a_tenant_template_is_what_goes_out(api, providers):
     twilio, _ = providers
-    api.put("/notification-templates/booking_confirmed/sms/fr", {"body": "OK {{ customer_name }} {{ time }}"})
+    api.put(
+        "/notification-templates/booking_confirmed/sms/fr",
+        {"body": "OK {{ customer_name }} {{ time }}"},
+    )
     api.book()
     drain()
     assert twilio.snapshot()[0]["body"] == "OK Salma Bennani 10:00"
@@ -395,11 +448,15 @@ def test_a_tenant_template_is_what_goes_out(api, providers):
 
 def test_twilio_api_base_is_where_the_sdk_goes(app, fake_twilio):
     settings = dataclasses.replace(
-        app.config["BOOKME"], twilio_account_sid=fake_twilio.account_sid,
-        twilio_auth_token=fake_twilio.auth_token, twilio_api_base=fake_twilio.url,
+        app.config["BOOKME"],
+        twilio_account_sid=fake_twilio.account_sid,
+        twilio_auth_token=fake_twilio.auth_token,
+        twilio_api_base=fake_twilio.url,
     )
     channel = SmsChannel(settings, timeout=5)
-    message = Message(notification_id=uuid.uuid4(), channel="sms", to=PHONE, sender=SMS_FROM, text="x")
+    message = Message(
+        notification_id=uuid.uuid4(), channel="sms", to=PHONE, sender=SMS_FROM, text="x"
+    )
     sent = channel.send(message)
     assert fake_twilio.snapshot()[0]["sid"] == sent.provider_message_id
     assert channel.fetch_status(sent.provider_message_id).status == "sent"

@@ -20,7 +20,10 @@ def test_a_confirmed_booking_writes_its_confirmation_and_one_reminder_per_offset
     booking = api.book()
     confirmation, *reminders = rows(booking["id"])
     assert (confirmation.event, confirmation.status, confirmation.channel, confirmation.to) == (
-        "booking_confirmed", "queued", "sms", PHONE,
+        "booking_confirmed",
+        "queued",
+        "sms",
+        PHONE,
     )
     assert confirmation.locale == "fr" and confirmation.attempts == 0
     assert [(r.event, r.status, r.reminder_offset_minutes, r.scheduled_for) for r in reminders] == [
@@ -33,13 +36,16 @@ def test_a_confirmed_booking_writes_its_confirmation_and_one_reminder_per_offset
     from bookme.core.tasks import queue
 
     jobs = queue().jobs
-    assert [j.kwargs for j in jobs] == [{"tenant": api.salon.tenant.slug, "ids": [str(confirmation.id)]}]
+    assert [j.kwargs for j in jobs] == [
+        {"tenant": api.salon.tenant.slug, "ids": [str(confirmation.id)]}
+    ]
 
 
 def test_reminders_whose_time_has_passed_are_not_written(api):
     booking = api.book("2027-05-03T11:30:00+01:00")  # in 2.5 hours: the 24 h reminder is past
     assert [(r.event, r.reminder_offset_minutes) for r in rows(booking["id"])] == [
-        ("booking_confirmed", None), ("booking_reminder", 120),
+        ("booking_confirmed", None),
+        ("booking_reminder", 120),
     ]
 
 
@@ -48,7 +54,8 @@ def test_nothing_is_written_when_the_booking_fails(api):
     response = api.client.post(
         "/api/v1/bookings",
         json={
-            "service_id": str(api.salon.service.id), "staff_id": str(api.salon.nadia.id),
+            "service_id": str(api.salon.service.id),
+            "staff_id": str(api.salon.nadia.id),
             "starts_at": "2027-05-04T10:00:00+01:00",
             "customer": {"full_name": "Omar", "phone": "+212611111111"},
         },
@@ -62,8 +69,11 @@ def test_the_channel_is_the_first_with_an_address_and_consent(api):
     no_phone = api.book("2027-05-04T10:00:00+01:00", phone=None, email=EMAIL)
     assert rows(no_phone["id"], event="booking_confirmed")[0].channel == "email"
     refused_sms = api.book(
-        "2027-05-04T11:00:00+01:00", phone="+212600000002", email="b@example.com",
-        full_name="Samir", consents={"sms": False},
+        "2027-05-04T11:00:00+01:00",
+        phone="+212600000002",
+        email="b@example.com",
+        full_name="Samir",
+        consents={"sms": False},
     )
     row = rows(refused_sms["id"], event="booking_confirmed")[0]
     assert (row.channel, row.to) == ("email", "b@example.com")
@@ -82,8 +92,11 @@ def test_whatsapp_needs_an_approved_template_outside_the_24_hour_window(api):
     assert rows(first["id"], event="booking_confirmed")[0].channel == "sms"
     api.put(
         "/notification-templates/booking_confirmed/whatsapp/fr",
-        {"body": "Confirmé {{ date }}", "content_sid": "HX" + "0" * 32,
-         "content_variables": ["date", "time"]},
+        {
+            "body": "Confirmé {{ date }}",
+            "content_sid": "HX" + "0" * 32,
+            "content_variables": ["date", "time"],
+        },
     )
     second = api.book("2027-05-04T11:00:00+01:00")
     assert rows(second["id"], event="booking_confirmed")[0].channel == "whatsapp"
@@ -96,8 +109,13 @@ def test_whatsapp_free_text_is_used_inside_the_window_the_customer_opened(api):
     customer_id = rows(first["id"])[0].customer_id
     session().add(
         NotificationReply(
-            message_sid="SM" + uuid.uuid4().hex, channel="whatsapp", customer_id=customer_id,
-            body="Merci", action="unknown", outcome="help", received_at=NOW - timedelta(hours=2),
+            message_sid="SM" + uuid.uuid4().hex,
+            channel="whatsapp",
+            customer_id=customer_id,
+            body="Merci",
+            action="unknown",
+            outcome="help",
+            received_at=NOW - timedelta(hours=2),
         )
     )
     session().flush()
@@ -113,7 +131,9 @@ def test_whatsapp_free_text_is_used_inside_the_window_the_customer_opened(api):
 
 
 def test_an_unconfigured_channel_in_production_is_skipped(api, app, monkeypatch):
-    monkeypatch.setitem(app.config, "BOOKME", dataclasses.replace(app.config["BOOKME"], env="production"))
+    monkeypatch.setitem(
+        app.config, "BOOKME", dataclasses.replace(app.config["BOOKME"], env="production")
+    )
     booking = api.book(email=EMAIL)
     confirmation = rows(booking["id"], event="booking_confirmed")[0]
     assert (confirmation.status, confirmation.error) == ("skipped", "channel_not_configured")
@@ -127,7 +147,9 @@ def test_disabled_events_write_nothing(api):
 
 def test_rescheduling_retimes_waiting_reminders_and_announces_the_new_time(api):
     booking = api.book()
-    moved = api.post(f"/bookings/{booking['id']}/reschedule", {"starts_at": "2027-05-06T15:00:00+01:00"})
+    moved = api.post(
+        f"/bookings/{booking['id']}/reschedule", {"starts_at": "2027-05-06T15:00:00+01:00"}
+    )
     assert moved.status_code == 200, moved.get_json()
     new_start = datetime(2027, 5, 6, 14, 0, tzinfo=UTC)
     reminders = rows(booking["id"], event="booking_reminder")
@@ -144,7 +166,9 @@ def test_a_reminder_whose_new_time_has_passed_is_cancelled_and_a_new_offset_is_a
     booking = api.book("2027-05-05T10:00:00+01:00")  # both reminders ahead
     api.put("/notification-settings", {"reminder_offsets_minutes": [1440, 120, 30]})
     api.post(f"/bookings/{booking['id']}/reschedule", {"starts_at": "2027-05-03T11:30:00+01:00"})
-    reminders = {r.reminder_offset_minutes: r.status for r in rows(booking["id"], event="booking_reminder")}
+    reminders = {
+        r.reminder_offset_minutes: r.status for r in rows(booking["id"], event="booking_reminder")
+    }
     assert reminders == {1440: "cancelled", 120: "scheduled", 30: "scheduled"}
 
 
@@ -167,7 +191,10 @@ def test_erasing_the_customer_scrubs_addresses_and_stops_pending_messages(api):
     customer_id = rows(booking["id"])[0].customer_id
     assert api.post(f"/customers/{customer_id}/erase").status_code == 204
     assert {(r.status, r.to) for r in rows(booking["id"])} == {("cancelled", None)}
-    assert session().scalar(
-        sa.text("SELECT count(*) FROM public.notification_due WHERE tenant_id = :t"),
-        {"t": tenancy.require().id},
-    ) == 0
+    assert (
+        session().scalar(
+            sa.text("SELECT count(*) FROM public.notification_due WHERE tenant_id = :t"),
+            {"t": tenancy.require().id},
+        )
+        == 0
+    )

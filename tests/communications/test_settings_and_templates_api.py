@@ -17,8 +17,13 @@ def test_settings_start_with_the_documented_defaults(api):
     assert body["reminder_offsets_minutes"] == [1440, 120]
     assert body["events"]["booking_confirmed"] is True
     assert set(body["events"]) == {
-        "booking_created", "booking_confirmed", "booking_rescheduled", "booking_cancelled",
-        "booking_reminder", "payment_receipt", "payment_refunded",
+        "booking_created",
+        "booking_confirmed",
+        "booking_rescheduled",
+        "booking_cancelled",
+        "booking_reminder",
+        "payment_receipt",
+        "payment_refunded",
     }
     assert body["sms_sender"] is None and body["email_from_name"] is None
 
@@ -97,13 +102,25 @@ def test_a_saved_template_is_in_force_until_deleted(api):
     response = api.put(TEMPLATE, {"body": body})
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {
-        "event": "booking_reminder", "channel": "sms", "locale": "fr", "subject": None,
-        "body": body, "content_sid": None, "content_variables": [], "is_default": False,
+        "event": "booking_reminder",
+        "channel": "sms",
+        "locale": "fr",
+        "subject": None,
+        "body": body,
+        "content_sid": None,
+        "content_variables": [],
+        "is_default": False,
     }
-    listed = {(t["event"], t["channel"], t["locale"]): t for t in api.get("/notification-templates").get_json()}
+    listed = {
+        (t["event"], t["channel"], t["locale"]): t
+        for t in api.get("/notification-templates").get_json()
+    }
     assert listed[("booking_reminder", "sms", "fr")]["body"] == body
     assert api.delete(TEMPLATE).status_code == 204
-    listed = {(t["event"], t["channel"], t["locale"]): t for t in api.get("/notification-templates").get_json()}
+    listed = {
+        (t["event"], t["channel"], t["locale"]): t
+        for t in api.get("/notification-templates").get_json()
+    }
     assert listed[("booking_reminder", "sms", "fr")]["is_default"] is True
 
 
@@ -138,21 +155,29 @@ def test_channel_specific_fields_are_checked(api):
     )
     assert "content_variables" in bad_variable.get_json()["errors"]
     bad_sid = api.put(
-        "/notification-templates/booking_reminder/whatsapp/fr", {"body": "Hi", "content_sid": "nope"}
+        "/notification-templates/booking_reminder/whatsapp/fr",
+        {"body": "Hi", "content_sid": "nope"},
     )
     assert "content_sid" in bad_sid.get_json()["errors"]
     good = api.put(
         "/notification-templates/booking_reminder/whatsapp/fr",
-        {"body": "Rappel {{ date }}", "content_sid": "HX" + "a" * 32,
-         "content_variables": ["customer_name", "date", "time"]},
+        {
+            "body": "Rappel {{ date }}",
+            "content_sid": "HX" + "a" * 32,
+            "content_variables": ["customer_name", "date", "time"],
+        },
     )
     assert good.status_code == 200, good.get_json()
     assert good.get_json()["content_variables"] == ["customer_name", "date", "time"]
 
 
 def test_unknown_event_channel_or_locale_is_not_found(api):
-    assert api.put("/notification-templates/booking_exploded/sms/fr", {"body": "x"}).status_code == 404
-    assert api.put("/notification-templates/booking_reminder/fax/fr", {"body": "x"}).status_code == 404
+    assert (
+        api.put("/notification-templates/booking_exploded/sms/fr", {"body": "x"}).status_code == 404
+    )
+    assert (
+        api.put("/notification-templates/booking_reminder/fax/fr", {"body": "x"}).status_code == 404
+    )
     assert api.delete("/notification-templates/booking_reminder/sms/de").status_code == 404
 
 
@@ -163,8 +188,13 @@ def test_preview_renders_sample_data_in_the_template_locale(api):
     assert "سلمى بناني" in body["body"]
     assert "Salon Test" in body["body"] and "تأكيد موعدك" in body["subject"]
     assert "http://bookme.test/m/" in body["body"]
-    custom = api.post(TEMPLATE + "/preview", {"body": "{{ date }} · {{ time }} · {{ price }} {{ currency }}"})
-    assert custom.get_json() == {"subject": None, "body": "mercredi 5 mai 2027 · 11:30 · 150.00 MAD"}
+    custom = api.post(
+        TEMPLATE + "/preview", {"body": "{{ date }} · {{ time }} · {{ price }} {{ currency }}"}
+    )
+    assert custom.get_json() == {
+        "subject": None,
+        "body": "mercredi 5 mai 2027 · 11:30 · 150.00 MAD",
+    }
     broken = api.post(TEMPLATE + "/preview", {"body": "{{ nope }}"})
     assert broken.status_code == 422
     assert broken.get_json()["errors"]["body"] == ["Unknown variable: nope"]

@@ -4,7 +4,8 @@ The real `twilio` SDK talks to it through `TWILIO_API_BASE`. It keeps every mess
 accepted, answers after a configurable latency, and fails on demand: the next N calls with
 an HTTP status and Twilio error code, every call for one recipient, or by accepting a
 message and then dropping the connection without an answer (the case a sender cannot tell
-from a failure). Usable from tests (`fake_twilio` fixture) and from `bench/`.
+from a failure); and it holds calls on demand, before or after taking the message, so a
+test can kill a sender mid-call. Usable from tests (`fake_twilio` fixture) and `bench/`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
-AUTH_TOKEN = "fake-twilio-auth-token-0123456789"  # noqa: S105 - a test double's secret
+AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
 
 
 @dataclass
@@ -35,6 +36,21 @@ class Failure:
     code: int | None
     message: str
     drop: bool = False  # accept the message, then close the connection without answering
+
+
+@dataclass
+class Hold:
+    after_create: bool
+    released: threading.Event = field(default_factory=threading.Event)
+    discard: bool = False  # on release, drop held requests that had not been taken
+
+    on_release: Callable[[], None] = lambda: None
+
+    def release(self, *, discard: bool = False) -> None:
+        """Let held calls go on (or drop the untaken ones); later calls are not held."""
+        self.discard = discard
+        self.on_release()
+        self.released.set()
 
 
 @dataclass
@@ -49,7 +65,7 @@ class FakeTwilio:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_failures: list[Failure] = field(default_factory=list)
     _recipient_failures: dict[str, Failure] = field(default_factory=dict)
-    _blocked: threading.Event | None = None
+    _hold: Hold | None = None
     url: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # stamps messages
 
@@ -62,17 +78,23 @@ class FakeTwilio:
             self.calls.clear()
             self._next_failures.clear()
             self._recipient_failures.clear()
-            self._blocked = None
+            self._hold = None
             self.clock = lambda: datetime.now(UTC)
 
     def fail_next(
-        self, count: int = 1, *, status: int = 500, code: int | None = None, message: str = "",
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        code: int | None = None,
+        message: str = "",
         drop: bool = False,
     ) -> None:
         """The next `count` create calls fail (or, with `drop`, succeed without an answer)."""
         with self._lock:
             self._next_failures.extend(
-                Failure(status, code, message or f"Fake failure {status}", drop) for _ in range(count)
+                Failure(status, code, message or f"Fake failure {status}", drop)
+                for _ in range(count)
             )
 
     def fail_recipient(self, to: str, *, status: int = 400, code: int, message: str = "") -> None:
@@ -80,11 +102,20 @@ class FakeTwilio:
         with self._lock:
             self._recipient_failures[to] = Failure(status, code, message or f"Error {code}")
 
-    def block(self) -> threading.Event:
-        """Hold every create call until the returned event is set (a provider that hangs)."""
+    def hold(self, *, after_create: bool) -> Hold:
+        """Hold every create call until released: before taking the message (the provider is
+        unreachable) or after taking it (the answer is late, or never read)."""
+        hold = Hold(after_create=after_create)
+
+        def detach() -> None:
+            with self._lock:
+                if self._hold is hold:
+                    self._hold = None
+
+        hold.on_release = detach
         with self._lock:
-            self._blocked = threading.Event()
-            return self._blocked
+            self._hold = hold
+        return hold
 
     def set_status(self, sid: str, status: str, error_code: int | None = None) -> None:
         with self._lock:
@@ -108,9 +139,17 @@ class FakeTwilio:
     def _create(self, form: dict[str, str]) -> tuple[int, dict[str, Any], bool]:
         with self._lock:
             self.calls["create"] += 1
-            blocked = self._blocked
-        if blocked is not None:
-            blocked.wait(60)
+            hold = self._hold
+        if hold is not None and not hold.after_create:
+            hold.released.wait(120)
+            if hold.discard:
+                return 0, {}, True
+        status, payload, drop = self._take(form)
+        if hold is not None and hold.after_create:
+            hold.released.wait(120)
+        return status, payload, drop
+
+    def _take(self, form: dict[str, str]) -> tuple[int, dict[str, Any], bool]:
         with self._lock:
             failure = self._recipient_failures.get(form.get("To", ""))
             if failure is None and self._next_failures:
@@ -155,15 +194,23 @@ class FakeTwilio:
         with self._lock:
             self.calls["list"] += 1
             found = [
-                m for m in self.messages
+                m
+                for m in self.messages
                 if m["to"] == query.get("To", m["to"]) and m["from"] == query.get("From", m["from"])
             ]
         found.sort(key=lambda m: m["_created"], reverse=True)
         size = int(query.get("PageSize", "50"))
         page = [_public(m) for m in found[:size]]
         return 200, {
-            "messages": page, "page": 0, "page_size": size, "start": 0, "end": len(page) - 1,
-            "uri": path, "first_page_uri": path, "next_page_uri": None, "previous_page_uri": None,
+            "messages": page,
+            "page": 0,
+            "page_size": size,
+            "start": 0,
+            "end": len(page) - 1,
+            "uri": path,
+            "first_page_uri": path,
+            "next_page_uri": None,
+            "previous_page_uri": None,
         }
 
 
@@ -173,21 +220,23 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
 
 def _error(failure: Failure) -> dict[str, Any]:
     return {
-        "code": failure.code, "message": failure.message, "status": failure.status,
+        "code": failure.code,
+        "message": failure.message,
+        "status": failure.status,
         "more_info": f"https://www.twilio.com/docs/errors/{failure.code}",
     }
 
 
 def _handler(state: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     prefix = f"/2010-04-01/Accounts/{state.account_sid}/Messages"
-    expected_auth = "Basic " + base64.b64encode(
-        f"{state.account_sid}:{state.auth_token}".encode()
-    ).decode()
+    expected_auth = (
+        "Basic " + base64.b64encode(f"{state.account_sid}:{state.auth_token}".encode()).decode()
+    )
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
@@ -204,7 +253,7 @@ def _handler(state: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             self._reply(401, _error(Failure(401, 20003, "Authenticate")))
             return False
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode()
             if not self._authorised():
@@ -222,7 +271,7 @@ def _handler(state: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(status, payload)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if not self._authorised():
                 return
             parts = urlsplit(self.path)
@@ -242,6 +291,13 @@ def _handler(state: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-answer (a killed worker) is part of the tests.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 def start_fake_twilio(host: str = "127.0.0.1", port: int = 0) -> tuple[FakeTwilio, _Server]:

@@ -7,7 +7,6 @@ with the same Message-ID, which mail stores and clients use to recognise a dupli
 from __future__ import annotations
 
 import smtplib
-import socket
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
@@ -60,7 +59,7 @@ class EmailChannel:
             raise _failure(exc.smtp_code, exc.smtp_error) from exc
         except smtplib.SMTPResponseException as exc:
             raise _failure(exc.smtp_code, exc.smtp_error) from exc
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure("smtp_unavailable", str(exc) or type(exc).__name__) from exc
         return Sent(provider_message_id=email["Message-ID"].strip("<>"))
 

@@ -48,7 +48,13 @@ class BaseUrlHttpClient(TwilioHttpClient):
         parts = urlsplit(url)
         if parts.hostname and parts.hostname.endswith("twilio.com"):
             url = urlunsplit(
-                (self._base.scheme, self._base.netloc, self._base.path + parts.path, parts.query, "")
+                (
+                    self._base.scheme,
+                    self._base.netloc,
+                    self._base.path + parts.path,
+                    parts.query,
+                    "",
+                )
             )
         return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -58,7 +64,12 @@ _local = threading.local()
 
 def twilio_client(settings: Settings, *, timeout: float) -> Client:
     """One SDK client per thread (its requests.Session is not shared across threads)."""
-    key = (settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base, timeout)
+    key = (
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_api_base,
+        timeout,
+    )
     cached = getattr(_local, "clients", None)
     if cached is None:
         cached = _local.clients = {}
