@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1491,13 +1492,26 @@ def reconcile(*, tenant: tenancy.TenantRef, now: datetime, limit: int = 500) -> 
 # --- webhooks: intake and processing ------------------------------------------------------------
 
 
-def stripe_webhook_secret() -> str | None:
+_SECRET_TTL = 30.0
+_secrets: dict[str, tuple[str | None, float]] = {}
+
+
+def stripe_webhook_secret(tenant: tenancy.TenantRef, *, fresh: bool = False) -> str | None:
+    """The tenant's Stripe webhook secret, cached briefly per process (webhook intake is hot).
+
+    The caller asks again with `fresh=True` when a signature fails against a cached secret,
+    so a rotated secret takes effect at once."""
+    cached = _secrets.get(tenant.schema)
+    if cached is not None and not fresh and cached[1] > time.monotonic():
+        return cached[0]
     row = (
         session()
         .execute(sa.select(PaymentSettings.stripe_webhook_secret).where(PaymentSettings.id == 1))
         .scalar()
     )
-    return crypto.decrypt(row) if row else None
+    secret = crypto.decrypt(row) if row else None
+    _secrets[tenant.schema] = (secret, time.monotonic() + _SECRET_TTL)
+    return secret
 
 
 def paypal_for_webhooks() -> tuple[Any, str] | None:

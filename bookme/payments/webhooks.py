@@ -11,6 +11,7 @@ is enqueued after commit; the answer is 200 `{"received": true, "duplicate": …
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import stripe
@@ -28,10 +29,21 @@ TOLERANCE_SECONDS = 300
 MAX_BODY = 512 * 1024
 
 
+_TENANT_TTL = 60.0
+_tenants: dict[str, tuple[tenancy.TenantRef, float]] = {}
+
+
 def _tenant(slug: str) -> tenancy.TenantRef:
+    """The tenant named in the path (cached a minute per process: slugs and schemas never
+    change, and payment events are accepted whatever the tenant's status)."""
     from bookme.tenants.service import tenant_ref_by_slug
 
-    tenant = tenant_ref_by_slug(slug)  # unknown → 404 tenant_not_found
+    cached = _tenants.get(slug)
+    if cached is not None and cached[1] > time.monotonic():
+        tenant = cached[0]
+    else:
+        tenant = tenant_ref_by_slug(slug)  # unknown → 404 tenant_not_found
+        _tenants[slug] = (tenant, time.monotonic() + _TENANT_TTL)
     tenancy.activate(tenant)
     return tenant
 
@@ -63,19 +75,32 @@ def _received(new: bool) -> Response:
     )
 
 
+def _stripe_verified(text: str, header: str, secret: str | None) -> bool:
+    if not secret:
+        return False
+    try:
+        stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError:
+        return False
+    return True
+
+
 @blp.route(STRIPE_PATH, methods=["POST"])
 def stripe_webhook(tenant_slug: str) -> Response:
     tenant = _tenant(tenant_slug)
     raw = _body()
     header = request.headers.get("Stripe-Signature")
-    secret = service.stripe_webhook_secret()
-    if not header or not secret:
-        raise errors.InvalidSignature("Missing Stripe-Signature, or no webhook secret is set up.")
     try:
         text = raw.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-        raise errors.InvalidSignature("The Stripe signature does not match.") from exc
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidSignature("The body is not what Stripe signs.") from exc
+    secret = service.stripe_webhook_secret(tenant)
+    if not header or not _stripe_verified(text, header, secret):
+        fresh = service.stripe_webhook_secret(tenant, fresh=True)  # rotated since cached?
+        if not header or fresh == secret or not _stripe_verified(text, header, fresh):
+            raise errors.InvalidSignature(
+                "Missing or wrong Stripe-Signature (or no webhook secret is set up)."
+            )
     event = _event(raw)
     new = service.receive_event(
         tenant=tenant,

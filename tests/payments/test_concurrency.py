@@ -1,4 +1,4 @@
-"""Races with real commits: a real server process (gunicorn, 2 processes × 8 threads), threads
+"""Races with real commits: a real server process (gunicorn, 2 processes of 8 threads), threads
 released together, separate connections; the tenant is committed for the module and dropped
 afterwards. Webhook jobs are run here on threads, each with its own app context and session.
 """
@@ -40,7 +40,9 @@ class Live:
     deposit_service: uuid.UUID
     plain_service: uuid.UUID
     staff: list[uuid.UUID]
-    day: date = dataclasses.field(default_factory=lambda: date.today() + timedelta(days=3))
+    day: date = dataclasses.field(
+        default_factory=lambda: datetime.now(UTC).date() + timedelta(days=3)
+    )
     phones: Iterator[int] = dataclasses.field(default_factory=lambda: iter(range(10_000)))
 
     def slot(self, index: int) -> datetime:
@@ -123,7 +125,7 @@ def race(count: int, send: Callable[[int, requests.Session], Any]) -> list[Any]:
             barrier.wait()
             try:
                 results[index] = send(index, http)
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 results[index] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
