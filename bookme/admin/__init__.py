@@ -66,8 +66,9 @@ from bookme.admin.views import (  # noqa: E402  (the views register themselves o
     calendar,
     catalog,
     customers,
+    payments,
     settings,
     signin,
 )
 
-__all__ = ["blp", "bookings", "calendar", "catalog", "customers", "settings", "signin"]
+__all__ = ["blp", "bookings", "calendar", "catalog", "customers", "payments", "settings", "signin"]

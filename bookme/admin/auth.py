@@ -49,6 +49,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "closures.write": MANAGERS,
     "notifications.read": MANAGERS,
     "notifications.write": MANAGERS,
+    "payments.read": MANAGERS,  # the API lists payments for owners and managers
+    "payments.refund": MANAGERS,
+    "payments.settings": MANAGERS,
     "settings.read": ROLES,
     "tenant.write": OWNER,
     "members.manage": OWNER,

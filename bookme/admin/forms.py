@@ -381,3 +381,81 @@ def parse_day(text: str | None, default: date) -> date:
         return date.fromisoformat(text) if text and len(text) == 10 else default
     except ValueError:
         return default
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+
+class CashPaymentForm(FlaskForm):
+    amount = StringField(
+        _l("Amount paid at the counter"), validators=[DataRequired(), Length(max=20)],
+        filters=[strip],
+    )  # fmt: skip
+
+
+class RefundForm(FlaskForm):
+    amount = StringField(
+        _l("Amount (empty: all that remains)"), validators=[Optional(), Length(max=20)],
+        filters=[none_if_blank],
+    )  # fmt: skip
+    reason = StringField(
+        _l("Reason"), validators=[Optional(), Length(max=500)], filters=[none_if_blank]
+    )
+
+
+class PaymentSettingsForm(FlaskForm):
+    hold_minutes = IntegerField(_l("Unpaid online bookings are held for (minutes)"))
+    full_refund_hours_before = IntegerField(
+        _l("Customers cancelling this long before are refunded in full (hours)")
+    )
+    tax_rate = StringField(_l("Tax rate (%)"), validators=[Length(max=10)], filters=[strip])
+    legal_name = StringField(
+        _l("Legal name"), validators=[Optional(), Length(max=200)], filters=[none_if_blank]
+    )
+    address = TextAreaField(
+        _l("Address"), validators=[Optional(), Length(max=500)], filters=[none_if_blank]
+    )
+    ice = StringField(_l("ICE"), validators=[Optional(), Length(max=15)], filters=[none_if_blank])
+    tax_id = StringField(
+        _l("Tax identifier (IF)"), validators=[Optional(), Length(max=32)],
+        filters=[none_if_blank],
+    )  # fmt: skip
+    trade_register = StringField(
+        _l("Trade register (RC)"), validators=[Optional(), Length(max=64)],
+        filters=[none_if_blank],
+    )  # fmt: skip
+    invoice_prefix = StringField(
+        _l("Invoice number prefix"), validators=[Optional(), Length(max=20)], filters=[strip]
+    )
+    stripe_publishable_key = StringField(
+        _l("Stripe publishable key"), validators=[Optional(), Length(max=255)],
+        filters=[none_if_blank],
+    )  # fmt: skip
+    stripe_secret_key = PasswordField(
+        _l("Stripe secret key (leave empty to keep)"), validators=[Optional(), Length(max=255)],
+        filters=[none_if_blank],
+    )  # fmt: skip
+    stripe_webhook_secret = PasswordField(
+        _l("Stripe webhook signing secret (leave empty to keep)"),
+        validators=[Optional(), Length(max=255)], filters=[none_if_blank],
+    )  # fmt: skip
+    stripe_remove = BooleanField(_l("Remove Stripe"))
+    paypal_client_id = StringField(
+        _l("PayPal client ID"), validators=[Optional(), Length(max=255)], filters=[none_if_blank]
+    )
+    paypal_client_secret = PasswordField(
+        _l("PayPal client secret (leave empty to keep)"),
+        validators=[Optional(), Length(max=255)], filters=[none_if_blank],
+    )  # fmt: skip
+    paypal_webhook_id = StringField(
+        _l("PayPal webhook ID"), validators=[Optional(), Length(max=255)], filters=[none_if_blank]
+    )
+    paypal_currency = SelectField(
+        _l("PayPal charges in"),
+        choices=options([("", _l("The business's currency")), ("EUR", "EUR"), ("USD", "USD")]),
+    )
+    paypal_rate = StringField(
+        _l("Rate (units of that currency per unit of the business's)"),
+        validators=[Optional(), Length(max=20)], filters=[none_if_blank],
+    )  # fmt: skip
+    paypal_remove = BooleanField(_l("Remove PayPal"))

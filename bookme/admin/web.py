@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
         local_date=local_date,
         local_time=local_time,
         money=money,
+        minor_money=minor_money,
         hhmm=hhmm,
         instant=instant,
     )
@@ -115,6 +116,13 @@ def local_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return str(flask_babel.format_time(value, "HH:mm"))
+
+
+def minor_money(amount: int | None, currency: str) -> str:
+    """An amount in minor units (payments keep them so) as money."""
+    if amount is None:
+        return ""
+    return money(Decimal(amount) / 100, currency)
 
 
 def money(amount: Decimal | str | None, currency: str) -> str:

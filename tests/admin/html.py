@@ -99,7 +99,10 @@ class _Reader(HTMLParser):
             self._select = None
         elif tag == "textarea" and self._textarea is not None and self._form is not None:
             name, parts = self._textarea
-            self._form.fields.append((name, "".join(parts).lstrip("\n")))
+            text = "".join(parts)
+            # As browsers do: one newline right after <textarea> is not part of the value.
+            text = text[2:] if text.startswith("\r\n") else text.removeprefix("\n")
+            self._form.fields.append((name, text))
             self._textarea = None
 
     def handle_data(self, data: str) -> None:

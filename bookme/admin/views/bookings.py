@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -32,7 +33,9 @@ from bookme.admin.forms import (
     BookingFilterForm,
     BulkForm,
     CancelForm,
+    CashPaymentForm,
     NewBookingForm,
+    RefundForm,
     RescheduleForm,
     options,
     parse_day,
@@ -171,18 +174,24 @@ def bookings_csv() -> Response:
         _("Date"), _("Start"), _("End"), _("Status"), _("Service"), _("Staff"), _("Customer"),
         _("Phone"), _("Email"), _("Price"), _("Currency"), _("Paid"), _("Notes"), _("Booking"),
     ]  # fmt: skip
-    from bookme.admin.web import local_date, local_time, status_label
+    from bookme.admin.web import status_label
+
+    zone = ZoneInfo(tenant.timezone)
+    statuses = {status: status_label(status) for status in STATUS_LABELS}
 
     def rows() -> Iterator[list[Any]]:
+        # Runs after the view returned, while the response streams: nothing here may rely on
+        # per-request state, so the tenant and its zone are explicit.
         with tenancy.using(tenant):
             result = session().execute(stmt.execution_options(yield_per=500))
             for row in result:
                 b = row.Booking
+                starts, ends = b.starts_at.astimezone(zone), b.ends_at.astimezone(zone)
                 yield [
-                    local_date(b.starts_at, "yyyy-MM-dd"),
-                    local_time(b.starts_at),
-                    local_time(b.ends_at),
-                    status_label(b.status),
+                    starts.strftime("%Y-%m-%d"),
+                    starts.strftime("%H:%M"),
+                    ends.strftime("%H:%M"),
+                    statuses.get(b.status, b.status),
                     row.service_name,
                     row.staff_name,
                     row.customer_name,
@@ -327,6 +336,14 @@ def _detail(booking_id: uuid.UUID, status: int = 200, problem: str | None = None
             tenant=_tenant(), booking_id=booking_id, pagination=PaginationParameters(1, 50)
         )
     booking = row.Booking
+    payments: list[Any] | None = None
+    if context.can("payments.read"):
+        from bookme.payments import service as payment_service
+
+        payments = payment_service.list_payments(
+            tenant=_tenant(), actor=context.actor, args={"booking_id": booking_id},
+            pagination=PaginationParameters(1, 50),
+        )  # fmt: skip
     actions = [
         (name.replace("_", "-"), ACTION_LABELS[name])
         for name, (leaves, *_rest) in bookings.TRANSITIONS.items()
@@ -339,6 +356,9 @@ def _detail(booking_id: uuid.UUID, status: int = 200, problem: str | None = None
         booking=booking,
         events=events,
         notifications=notifications,
+        payments=payments,
+        cash_form=CashPaymentForm(formdata=None),
+        refund_form=RefundForm(formdata=None),
         actions=actions,
         may_change=context.may_change_booking(booking.staff_id),
         form=CancelForm(formdata=None),

@@ -127,9 +127,10 @@ def put_errors(
     """A service's refusal onto the form: field errors on their fields (`customer.phone` onto
     `phone`, `intervals.0.start` onto `intervals`), everything else above the form."""
     top: list[str] = list(getattr(form, "top_errors", []) or [])
+    aliases = aliases or {}
     placed = False
     for key, messages in (error.errors or {}).items():
-        name = (aliases or {}).get(key, key)
+        name = aliases.get(key) or aliases.get(key.split(".")[0]) or key
         target = _field(form, name)
         texts = _texts(messages)
         if target is None:
