@@ -286,9 +286,13 @@ def main() -> None:
         # 3. flask db upgrade, nothing to do
         took, output = flask_cli("db", "upgrade")
         assert f"tenant schemas: {count} total, 0 to migrate" in output, output[-2000:]
+        started = time.perf_counter()
+        tenant_schema.upgrade_all(engine, echo=quiet)
+        inner = time.perf_counter() - started
         print(
             f"\n3. `flask db upgrade` with nothing to do over {count} tenant schemas: {took:.2f} s "
-            f"(whole process)  [target <= 10 s: {verdict(took, 10)}]"
+            f"(whole process; its tenant part alone {inner * 1000:.0f} ms)  "
+            f"[target <= 10 s: {verdict(took, 10)}]"
         )
 
         # 4. flask db upgrade, one additive revision over every tenant schema
