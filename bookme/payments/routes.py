@@ -77,7 +77,7 @@ def _manage_token(fn: F) -> F:
         g.actor = access.CUSTOMER
         return fn(*args, **kwargs)
 
-    wrapper._bookme_access = ("public", ())  # type: ignore[attr-defined]
+    wrapper._bookme_access = ("anonymous", ())  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

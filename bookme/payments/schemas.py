@@ -251,22 +251,13 @@ class PaymentDetailSchema(PaymentSchema):
     refunds = ma.fields.List(ma.fields.Nested(RefundSchema))
 
 
-class OpenPaymentSchema(Schema):
-    """An online payment for the customer to complete: Stripe's client_secret, or PayPal's link."""
+class OpenPaymentSchema(PaymentSchema):
+    """A payment as its payer needs it: Stripe's client_secret, or PayPal's approval link
+    (present while it can still be paid)."""
 
-    id = ma.fields.UUID()
-    provider = ma.fields.String(metadata={"enum": ["stripe", "paypal", "cash"]})
-    kind = ma.fields.String(metadata={"enum": list(KINDS)})
-    amount = MinorMoney()
-    currency = ma.fields.String()
-    status = ma.fields.String(metadata={"enum": list(STATUSES)})
     client_secret = ma.fields.String(metadata={"description": "Stripe: confirm with Stripe.js"})
     publishable_key = ma.fields.String(metadata={"description": "Stripe: for Stripe.js"})
     approval_url = ma.fields.String(metadata={"description": "PayPal: send the customer here"})
-    charged_amount = MinorMoney()
-    charged_currency = ma.fields.String()
-    exchange_rate = Rate()
-    expires_at = TenantDateTime(allow_none=True)
 
 
 class PaymentCreateSchema(Schema):

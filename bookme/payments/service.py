@@ -390,6 +390,21 @@ def _lock(payment_id: uuid.UUID) -> tuple[Booking, Payment]:
     return booking, _payment(payment_id, lock=True)
 
 
+CANCELLABLE = (*OPEN_STATUSES, "failed")
+
+
+def _unsettled(booking_id: uuid.UUID) -> list[Payment]:
+    """A locked booking's payments that could still succeed at their provider (locked too)."""
+    return list(
+        session().scalars(
+            sa.select(Payment)
+            .where(Payment.booking_id == booking_id, Payment.status.in_(CANCELLABLE))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def _open_payment_of(booking_id: uuid.UUID) -> Payment | None:
     return (
         session()
@@ -594,6 +609,18 @@ def _default_amount(booking: Booking, due: int) -> int:
     return due
 
 
+def _check_currency(booking: Booking, tenant: tenancy.TenantRef) -> None:
+    if booking.currency != tenant.currency:
+        raise errors.validation_error(
+            {
+                "provider": [
+                    f"This booking is priced in {booking.currency}; payments are taken "
+                    f"in the business's currency, {tenant.currency}."
+                ]
+            }
+        )
+
+
 def _check_payable(booking: Booking, now: datetime) -> None:
     if booking.status not in ACTIVE_STATUSES:
         raise errors.InvalidTransition(f"A {booking.status} booking takes no payment.")
@@ -619,6 +646,7 @@ def _open_online(
     """An online payment for what is due; the open one is returned when it already fits."""
     booking = _booking(booking_id)
     _check_payable(booking, now)
+    _check_currency(booking, tenant)
     settings = load_settings()
     provider(name, settings)  # 422 provider_not_configured before anything else
     due = amount_due(booking)
@@ -656,9 +684,10 @@ def _write_online(
 ) -> Payment:
     booking = _booking(booking_id, lock=True)
     _check_payable(booking, now)
-    existing = _open_payment_of(booking.id)
-    if existing is not None:  # replaced: the earlier open payment is cancelled here and remotely
-        _cancel_open(tenant, existing, now, reason="replaced by a new payment")
+    # Replaced: the earlier open (or failed, still payable at its provider) payment is
+    # cancelled here and remotely, so the customer can never pay twice.
+    for earlier in _unsettled(booking.id):
+        _cancel_open(tenant, earlier, now, reason="Replaced by a new payment.")
     settings = load_settings()
     return _insert_payment(
         prepared, booking, actor=actor, now=now, expires_at=_expiry(booking, settings, now)
@@ -672,6 +701,7 @@ def _record_cash(
     booking = _booking(booking_id, lock=True)
     if booking.status == "cancelled":
         raise errors.InvalidTransition("A cancelled booking takes no payment.")
+    _check_currency(booking, tenant)
     due = amount_due(booking)
     if amount > due:
         raise errors.validation_error(
@@ -764,7 +794,15 @@ def _prepare_checkout(
     amount = required_amount(service)
     if amount <= 0:
         return
-    money.check_currency(service.currency, tenant.currency)
+    if service.currency != tenant.currency:
+        raise errors.validation_error(
+            {
+                "service_id": [
+                    f"This service is priced in {service.currency}; online payment is "
+                    f"taken in the business's currency, {tenant.currency}."
+                ]
+            }
+        )
     settings = load_settings()
     name = data.get("payment_provider") or "stripe"
     terms = _terms(tenant, settings, name, amount)  # 422 provider_not_configured: nothing booked
@@ -1038,6 +1076,7 @@ def _reserve_refund(
     now: datetime,
     request_key: str | None = None,
     fingerprint: bytes | None = None,
+    send_now: bool = False,
 ) -> Refund:
     """Reserve a refund of a locked payment: never more than paid minus refunded and pending."""
     remaining = payment.refundable - _pending_refunds(payment.id)
@@ -1072,7 +1111,7 @@ def _reserve_refund(
             outcome=RefundOutcome(status="succeeded"),
             now=now,
         )
-    else:
+    elif not send_now:  # the caller sends it itself otherwise; the sweep retries what stalls
         from bookme.payments import tasks
 
         enqueue_after_commit(tasks.execute_refund, tenant=tenant.slug, refund_id=str(refund.id))
@@ -1165,6 +1204,7 @@ def _request_refund(
         now=now,
         request_key=key,
         fingerprint=digest,
+        send_now=True,
     )
     return refund, True
 
@@ -1384,7 +1424,7 @@ def _booking_cancelled(
         return
     reason = (data or {}).get("reason") or booking.cancellation_reason
     for payment in rows:
-        if payment.status in OPEN_STATUSES:
+        if payment.status in CANCELLABLE:
             _cancel_open(
                 tenant,
                 payment,
@@ -1418,19 +1458,22 @@ def expire_open_payments(*, tenant: tenancy.TenantRef, now: datetime) -> int:
     from bookme.bookings.service import expire_holds
 
     expired = expire_holds(tenant=tenant, now=now)
-    rows = (
+    due = (
         session()
         .scalars(
-            sa.select(Payment)
-            .where(Payment.status.in_(OPEN_STATUSES), Payment.expires_at <= now)
-            .with_for_update(skip_locked=True)
+            sa.select(Payment.id).where(
+                Payment.status.in_(OPEN_STATUSES), Payment.expires_at <= now
+            )
         )
         .all()
     )
-    for payment in rows:
-        _cancel_open(tenant, payment, now, reason="The payment link expired.")
-        refresh_booking(_booking(payment.booking_id), now)
-    return expired + len(rows)
+    for payment_id in due:
+        booking, payment = _lock(payment_id)  # booking first, as every writer
+        if payment.status in OPEN_STATUSES and payment.expires_at and payment.expires_at <= now:
+            _cancel_open(tenant, payment, now, reason="The payment link expired.")
+            refresh_booking(booking, now)
+            expired += 1
+    return expired
 
 
 def reconcile(*, tenant: tenancy.TenantRef, now: datetime, limit: int = 500) -> dict[str, int]:
@@ -1862,14 +1905,17 @@ _PAYPAL = {
 
 
 def unprocessed_events(
-    *, now: datetime, older_than: timedelta, limit: int = 500
+    *, now: datetime, older_than: timedelta, max_attempts: int = 20, limit: int = 500
 ) -> list[uuid.UUID]:
+    """Stored events still unprocessed a while after they came (their job was lost or failed);
+    one that failed `max_attempts` times is left for a person to look at (`outcome`)."""
     return list(
         session().scalars(
             sa.select(PaymentWebhookEvent.id)
             .where(
                 PaymentWebhookEvent.processed_at.is_(None),
                 PaymentWebhookEvent.received_at <= now - older_than,
+                PaymentWebhookEvent.attempts < max_attempts,
             )
             .order_by(PaymentWebhookEvent.received_at)
             .limit(limit)
@@ -1958,7 +2004,3 @@ def get_refund(*, refund_id: uuid.UUID) -> Refund:
     if refund is None:
         raise errors.NotFound("No such refund.")
     return refund
-
-
-def get_public_payment_tenant_check(payment_id: uuid.UUID) -> Payment:
-    return _payment(payment_id)

@@ -99,7 +99,9 @@ def sweep() -> int:
     def work(ref: tenancy.TenantRef) -> None:
         import sqlalchemy as sa
 
-        events = service.unprocessed_events(now=now, older_than=EVENT_RETRY_AFTER)
+        events = service.unprocessed_events(
+            now=now, older_than=EVENT_RETRY_AFTER, max_attempts=MAX_EVENT_ATTEMPTS
+        )
         refunds = list(
             session().scalars(
                 sa.select(Refund.id)

@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+import sqlalchemy as sa
 import stripe
 from flask import Blueprint, Response, request
 
@@ -46,6 +47,14 @@ def _tenant(slug: str) -> tenancy.TenantRef:
         _tenants[slug] = (tenant, time.monotonic() + _TENANT_TTL)
     tenancy.activate(tenant)
     return tenant
+
+
+def _receive(slug: str, **kwargs: Any) -> bool:
+    try:
+        return service.receive_event(**kwargs)
+    except sa.exc.DBAPIError:
+        _tenants.pop(slug, None)  # a tenant deleted since it was cached: look it up afresh
+        raise
 
 
 def _body() -> bytes:
@@ -102,7 +111,8 @@ def stripe_webhook(tenant_slug: str) -> Response:
                 "Missing or wrong Stripe-Signature (or no webhook secret is set up)."
             )
     event = _event(raw)
-    new = service.receive_event(
+    new = _receive(
+        tenant_slug,
         tenant=tenant,
         now=clock.now(),
         provider_name="stripe",
@@ -138,7 +148,8 @@ def paypal_webhook(tenant_slug: str) -> Response:
     if not valid:
         raise errors.InvalidSignature("PayPal did not verify this event.")
     event = _event(raw)
-    new = service.receive_event(
+    new = _receive(
+        tenant_slug,
         tenant=tenant,
         now=clock.now(),
         provider_name="paypal",
