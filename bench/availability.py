@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 import requests
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -228,6 +229,32 @@ def seed(schema: str, total: int) -> dict[str, uuid.UUID]:
     return ids
 
 
+def existing() -> tuple[str, str, str, dict[str, uuid.UUID]]:
+    """The tenant, a fresh owner token and the service ids of a database seeded before."""
+    app = create_app(settings())
+    with app.app_context():
+        from bookme.core.db import session
+        from bookme.users.models import User
+        from bookme.users.tokens import issue_tokens
+
+        slug, schema = (
+            session()
+            .execute(
+                sa.text("SELECT slug, schema_name FROM public.tenants WHERE slug = 'bench-salon'")
+            )
+            .one()
+        )
+        owner = session().scalars(sa.select(User).where(User.email == "owner@bench.example")).one()
+        token = issue_tokens(owner)["access_token"]
+        session().commit()
+        rows = session().execute(sa.text(f'SELECT name, id FROM "{schema}".services')).all()
+        names = {name: service_id for name, service_id in rows}
+        from bookme.extensions import db
+
+        db.engine.dispose()
+    return slug, schema, token, {"one": names["Coupe"], "any": names["Brushing"]}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -313,19 +340,17 @@ def http_run(
     return samples, slots
 
 
-def sql_run(schema: str, cases: list[dict[str, object]]) -> list[float]:
-    """The availability query alone, through psycopg, prepared, in a transaction per call."""
+def sql_run(schema: str, cases: list[dict[str, object]], prepare: bool) -> list[float]:
+    """The availability query alone through psycopg: one round trip per call."""
     text = sa.text(sql.load("availability"))
-    compiled = text.compile(dialect=sa.dialects.postgresql.psycopg.dialect())
-    statement = str(compiled)
+    statement = str(text.compile(dialect=postgresql_psycopg.dialect()))
     url = DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
     samples = []
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}", public')
         for params in cases:
             started = time.perf_counter()
-            with conn.transaction():
-                conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-                conn.execute(statement, params, prepare=True).fetchall()
+            conn.execute(statement, params, prepare=prepare).fetchall()
             samples.append(time.perf_counter() - started)
     return samples
 
@@ -335,11 +360,15 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seed-only", action="store_true", help="build the data and stop")
+    parser.add_argument("--reuse", action="store_true", help="measure the data of a past run")
     args = parser.parse_args()
 
-    recreate_database(DATABASE_URL)
-    slug, schema, token = provision()
-    ids = seed(schema, args.bookings)
+    if args.reuse:
+        slug, schema, token, ids = existing()
+    else:
+        recreate_database(DATABASE_URL)
+        slug, schema, token = provision()
+        ids = seed(schema, args.bookings)
     if args.seed_only:
         return
     url = DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
@@ -383,7 +412,6 @@ def main() -> None:
             with requests.Session() as http:
                 http_run(http, base + "/availability", member, one_cases[:100])  # warm up
                 http_run(http, base + "/availability", member, any_cases[:100])
-                results = {}
                 for label, path, headers, cases in (
                     ("1 staff x 7 days (member)", "/availability", member, one_cases),
                     ("any of 20 staff x 7 days (member)", "/availability", member, any_cases),
@@ -396,15 +424,15 @@ def main() -> None:
                     ),
                 ):
                     samples, slots = http_run(http, base + path, headers, cases)
-                    results[label] = samples
                     summary(label, samples, f"({slots / len(cases):.0f} slots/response)")
         finally:
             stop_server(server)
 
-    print("raw-SQL ceiling (psycopg, prepared, same query and parameters)")
-    sql_run(schema, sql_cases(one_cases[:100]))
-    summary("1 staff x 7 days (SQL)", sql_run(schema, sql_cases(one_cases)))
-    summary("any of 20 staff x 7 days (SQL)", sql_run(schema, sql_cases(any_cases)))
+    print("raw SQL: the same query and parameters through psycopg, one round trip each")
+    for prepare, how in ((True, "prepared"), (False, "parsed and planned each time")):
+        sql_run(schema, sql_cases(one_cases[:100]), prepare)
+        summary(f"1 staff x 7 days ({how})", sql_run(schema, sql_cases(one_cases), prepare))
+        summary(f"any of 20 staff x 7 days ({how})", sql_run(schema, sql_cases(any_cases), prepare))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bookme.core import errors, sql, tenancy
-from bookme.core.db import session
+from bookme.core.db import session, transactional
 
 MAX_DAYS = 62
 
@@ -71,6 +71,10 @@ def _query(
     )
 
 
+# A unit of work of its own, though it only reads: it ends with COMMIT, where the connection
+# pool's ROLLBACK on return would make psycopg deallocate every statement prepared on that
+# connection, this query's included, and PostgreSQL would plan it again on every request.
+@transactional
 def list_slots(
     *,
     tenant: tenancy.TenantRef,

@@ -232,6 +232,13 @@ def slots(
     ]
 
 
+def grid(world: World, *, service_id: uuid.UUID, staff_id: uuid.UUID, day: date) -> list[datetime]:
+    """The start candidates of one staff member on one local date, before any check."""
+    rules = _Rules(world, service_id, datetime.now(UTC), None)
+    staff = next(s for s in world.staff if s.id == staff_id)
+    return list(rules.grid(staff, day)) if rules.service is not None else []
+
+
 def free_staff_at(
     world: World,
     *,
