@@ -163,13 +163,18 @@ def run(
     *,
     scope: str,
     key: str | None,
-    digest: bytes,
+    operation: str,
+    data: Any,
     now: datetime,
     execute: Callable[[Claim | None], Response],
 ) -> Response:
-    """Run `execute` at most once per (scope, key); `execute` calls `store` in its transaction."""
+    """Run `execute` at most once per (scope, key); `execute` calls `store` in its transaction.
+
+    `operation` and `data` (the parsed request) make the fingerprint a reused key is checked by.
+    """
     if key is None:
         return execute(None)
+    digest = fingerprint(operation, data)
     claimed = begin(scope=scope, key=key, digest=digest, now=now)
     if isinstance(claimed, Response):
         return claimed

@@ -577,7 +577,8 @@ def create_booking(
     return idempotency.run(
         scope=f"user:{actor.user_id}",
         key=idempotency_key,
-        digest=idempotency.fingerprint("create_booking", data),
+        operation="create_booking",
+        data=data,
         now=now,
         execute=lambda claim: _create_for_member(
             tenant=tenant, actor=actor, now=now, data=data, source=source, claim=claim
@@ -632,7 +633,8 @@ def create_public_booking(
     return idempotency.run(
         scope=f"public:{client}"[:200],
         key=idempotency_key,
-        digest=idempotency.fingerprint("create_public_booking", data),
+        operation="create_public_booking",
+        data=data,
         now=now,
         execute=lambda claim: _checkout_public(
             tenant=tenant, actor=actor, now=now, data=data, claim=claim
