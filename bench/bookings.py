@@ -434,18 +434,25 @@ def main() -> None:
         storm_samples: list[float] = []
         storm_statuses: Counter[int] = Counter()
         storm_elapsed = 0.0
+        meter = CpuMeter(server)
         for chosen in storm_rounds:
             bodies = [[body(*chosen[i % STORM_SLOTS])] for i in range(STORM_CLIENTS)]
             elapsed, samples, statuses = http_clients(endpoint, headers, bodies)
             storm_elapsed += elapsed
             storm_samples += samples
             storm_statuses.update(statuses)
+        app_cpu, db_cpu = meter.since()
         errors_5xx = sum(n for code, n in storm_statuses.items() if code >= 500)
         p99 = percentile(storm_samples, 0.99)
         print(
             f"   {len(storm_samples):,} requests: statuses {dict(storm_statuses)}; "
             f"p50 {statistics.median(storm_samples) * 1000:.2f} ms, p99 {p99:.2f} ms, "
             f"max {max(storm_samples) * 1000:.2f} ms"
+        )
+        print(
+            f"   CPU per request: {app_cpu / len(storm_samples) * 1000:.2f} ms in the app server, "
+            f"{db_cpu / len(storm_samples) * 1000:.2f} ms in PostgreSQL; "
+            f"1-minute load average {os.getloadavg()[0]:.1f}"
         )
         expected = args.rounds * STORM_SLOTS // 2
         if storm_statuses.get(201, 0) != expected:
