@@ -5,8 +5,9 @@ Registered once, by whichever of the admin and manage blueprints is registered f
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import flask_babel
 from flask import Flask, g, request
@@ -98,24 +99,34 @@ def init_app(app: Flask) -> None:
 # --- formatting in the tenant's zone and the page's language -------------------------------------
 
 
+def to_local(value: datetime) -> datetime:
+    """An instant in the zone the page shows (the tenant's), converted with zoneinfo.
+
+    Flask-Babel's own rebasing goes through pytz, whose Africa/Casablanca rules are wrong
+    from 2027 on (it says UTC+0 all year); the standard library's zoneinfo reads tzdata.
+    """
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(i18n.select_timezone()))
+
+
 def local_datetime(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
-    return str(flask_babel.format_datetime(value, format))
+    return str(flask_babel.format_datetime(to_local(value), format, rebase=False))
 
 
 def local_date(value: date | datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = flask_babel.to_user_timezone(value).date()
+        value = to_local(value).date()
     return str(flask_babel.format_date(value, format))
 
 
 def local_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    return str(flask_babel.format_time(value, "HH:mm"))
+    return str(flask_babel.format_time(to_local(value), "HH:mm", rebase=False))
 
 
 def minor_money(amount: int | None, currency: str) -> str:

@@ -32,6 +32,12 @@ blp.record_once(lambda state: web.init_app(state.app))
 DAYS_SHOWN = 1  # a phone screen holds one day of times; the customer steps day by day
 
 
+@blp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _open(token: str) -> tuple[tenancy.TenantRef, Any]:
     """The booking behind `token`, its tenant made current and the page in the customer's
     language (`?lang=` when they chose another)."""
@@ -54,9 +60,7 @@ def _here(endpoint: str, token: str, **args: Any) -> str:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return make_response(render_template(template, **context), status)
 
 
 def _languages(token: str) -> list[tuple[str, str, str]]:

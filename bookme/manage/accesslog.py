@@ -4,29 +4,21 @@ carrying one). Set as `logger_class` in `bookme.gunicorn_conf`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from gunicorn.glogging import Logger
 
-from bookme.core.logging import redact_path
+# Wherever a manage token can sit in a path: the manage page and the public booking API.
+_TOKEN_IN_PATH = re.compile(r"(/m/|/api/v1/public/bookings/)[A-Za-z0-9_-]{16,128}")
 
 
-def redact_uri(uri: str) -> str:
-    """A request target or a full URL with its path redacted (query and host kept)."""
-    if not uri or uri == "-":
-        return uri
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(path=redact_path(parts.path)))
+def redact_uri(text: str) -> str:
+    """Any text (request line, path, URL, Referer) with manage tokens replaced."""
+    return _TOKEN_IN_PATH.sub(r"\1<token>", text) if text else text
 
 
 class RedactingLogger(Logger):
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
         atoms = super().atoms(resp, req, environ, request_time)
-        raw = environ.get("RAW_URI", "")
-        atoms["r"] = f"{environ['REQUEST_METHOD']} {redact_uri(raw)} {environ['SERVER_PROTOCOL']}"
-        atoms["U"] = redact_path(environ.get("PATH_INFO") or "")
-        atoms["f"] = redact_uri(atoms.get("f", "-"))
-        if "{referer}i" in atoms:
-            atoms["{referer}i"] = redact_uri(atoms["{referer}i"])
-        return atoms
+        return {k: redact_uri(v) if isinstance(v, str) else v for k, v in atoms.items()}
