@@ -52,10 +52,10 @@ class Settings:
     stripe_api_base: str | None = None
     paypal_api_base: str | None = None
     rq_queue: str = "default"
-    notify_dispatch_seconds: int = 10
+    notify_dispatch_seconds: int = 5
     notify_lease_seconds: int = 120
     notify_send_timeout_seconds: int = 20
-    notify_concurrency: int = 20
+    notify_concurrency: int = 32
     notify_batch_size: int = 100
     notify_redispatch_seconds: int = 60
     notify_status_poll_minutes: int = 15

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -25,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bookme.communications import channels as channel_registry
 from bookme.communications import outbox, templates
@@ -38,7 +38,7 @@ from bookme.communications.channels import (
     Sent,
     TemporaryFailure,
 )
-from bookme.communications.models import Notification, NotificationRecipient, NotificationReply
+from bookme.communications.models import Notification, NotificationReply
 from bookme.core import tenancy
 from bookme.core.db import session, transactional
 
@@ -49,6 +49,8 @@ FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 3600
 POLL_GIVE_UP = timedelta(hours=48)
 OPT_OUT_CODE = "21610"
+RECORD_EVERY = 0.05  # seconds an outcome may wait to be written with others
+RECORD_BATCH = 25
 RANK = {"scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
 TWILIO_STATUSES = {
     "sent": "sent",
@@ -115,28 +117,23 @@ def dispatch(*, now: datetime, max_rows: int = 100_000) -> int:
     from bookme.core.tasks import queue
 
     size = outbox.settings().notify_batch_size
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     total = 0
-    while total < max_rows:
-        entries = take_due(now=now, limit=size * 20)
-        if not entries:
-            break
-        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    while total < max_rows:  # take everything due first, so each tenant's rows fill whole jobs
+        entries = take_due(now=now, limit=min(size * 20, max_rows - total))
         for entry in entries:
             groups[(entry.tenant_slug, entry.kind)].append(str(entry.notification_id))
-        jobs = []
-        for (slug, kind), ids in groups.items():
-            fn = tasks.send_notifications if kind == "send" else tasks.poll_notifications
-            for start in range(0, len(ids), size):
-                jobs.append(
-                    Queue.prepare_data(
-                        fn, kwargs={"tenant": slug, "ids": ids[start : start + size]}
-                    )
-                )
-        q = queue()
-        q.enqueue_many(jobs)
         total += len(entries)
         if len(entries) < size * 20:
             break
+    jobs = []
+    for (slug, kind), ids in groups.items():
+        fn = tasks.send_notifications if kind == "send" else tasks.poll_notifications
+        for start in range(0, len(ids), size):
+            batch = ids[start : start + size]
+            jobs.append(Queue.prepare_data(fn, kwargs={"tenant": slug, "ids": batch}))
+    if jobs:
+        queue().enqueue_many(jobs)
     return total
 
 
@@ -451,11 +448,24 @@ def send_batch(*, tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID], now: date
     workers = max(1, min(cfg.notify_concurrency, len(sendable)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify") as pool:
         pending: set[Future[Outcome]] = {pool.submit(attempt, p, deadline) for p in sendable}
+        waiting: list[Outcome] = []
+        since = 0.0
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            outcomes = [f.result() for f in done]
-            sent += sum(1 for o in outcomes if o.kind == "sent")
-            record(tenant=tenant, outcomes=outcomes, now=_now())
+            timeout = max(0.0, since + RECORD_EVERY - time.monotonic()) if waiting else None
+            done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if done and not waiting:
+                since = time.monotonic()
+            waiting.extend(f.result() for f in done)
+            # Outcomes are written as they come back, a few at a time: whatever a crash
+            # leaves unwritten is in doubt and looked up before any resend.
+            if waiting and (
+                not pending
+                or len(waiting) >= RECORD_BATCH
+                or time.monotonic() - since >= RECORD_EVERY
+            ):
+                sent += sum(1 for o in waiting if o.kind == "sent")
+                record(tenant=tenant, outcomes=waiting, now=_now())
+                waiting = []
     return sent
 
 
@@ -527,28 +537,53 @@ def _settle(tenant: tenancy.TenantRef, plan: Plan, now: datetime) -> None:
         write_fallback(tenant=tenant, row=row, now=now)
 
 
+# One statement per batch of sent rows: each provider id lands with its `sent` status, the
+# due entry becomes a status poll (Twilio) or goes, and replies will find this tenant.
 _RECORD_SENT = sa.text(
     """
-    UPDATE notifications n
-       SET status = CASE WHEN n.status = 'sending' THEN 'sent' ELSE n.status END,
-           "to" = v.address, provider = v.provider, provider_message_id = v.sid,
-           sent_at = coalesce(n.sent_at, :now), claimed_until = NULL, in_doubt_since = NULL,
-           next_attempt_at = NULL,
-           error = CASE WHEN n.status = 'failed' THEN n.error END,
-           error_detail = CASE WHEN n.status = 'failed' THEN n.error_detail END,
-           attempts = n.attempts - v.uncounted, updated_at = :now
-      FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-           AS v(id uuid, address text, provider text, sid text, uncounted int)
-     WHERE n.id = v.id
-    RETURNING n.id, n.status, n.channel, n."to", n.provider
+    WITH v AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                   AS v(id uuid, address text, provider text, sid text, uncounted int)
+    ), upd AS (
+        UPDATE notifications n
+           SET status = CASE WHEN n.status = 'sending' THEN 'sent' ELSE n.status END,
+               "to" = v.address, provider = v.provider, provider_message_id = v.sid,
+               sent_at = coalesce(n.sent_at, :now), claimed_until = NULL, in_doubt_since = NULL,
+               next_attempt_at = NULL,
+               error = CASE WHEN n.status = 'failed' THEN n.error END,
+               error_detail = CASE WHEN n.status = 'failed' THEN n.error_detail END,
+               attempts = n.attempts - v.uncounted, updated_at = :now
+          FROM v
+         WHERE n.id = v.id
+        RETURNING n.id, n.status, n.channel, n."to", n.provider
+    ), polled AS (
+        INSERT INTO public.notification_due AS d (tenant_id, notification_id, kind, due_at)
+        SELECT :tenant_id, id, 'poll', :poll_at FROM upd
+         WHERE status = 'sent' AND provider = 'twilio'
+        ON CONFLICT (tenant_id, notification_id)
+        DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at
+    ), cleared AS (
+        DELETE FROM public.notification_due d USING upd
+         WHERE d.tenant_id = :tenant_id AND d.notification_id = upd.id
+           AND NOT (upd.status = 'sent' AND upd.provider = 'twilio')
+    ), remembered AS (
+        INSERT INTO public.notification_recipients AS r
+               (channel, address, tenant_id, notification_id, sent_at)
+        SELECT DISTINCT ON (channel, "to") channel, "to", :tenant_id, id, :now FROM upd
+         WHERE channel IN ('sms', 'whatsapp') AND "to" IS NOT NULL
+         ORDER BY channel, "to", id
+        ON CONFLICT (channel, address) DO UPDATE
+           SET tenant_id = excluded.tenant_id, notification_id = excluded.notification_id,
+               sent_at = excluded.sent_at
+         WHERE r.sent_at <= excluded.sent_at
+    )
+    SELECT count(*) FROM upd
     """
 )
 
 
 def _record_sent(tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Each provider id in the same statement that marks its row sent (a batch at a time)."""
-    import json
-
     payload = []
     for outcome in outcomes:
         plan, sent = outcome.plan, outcome.sent
@@ -558,20 +593,11 @@ def _record_sent(tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: da
             "sid": sent.provider_message_id,
             "uncounted": _uncounted(plan, reconciled=outcome.reconciled),
         })  # fmt: skip
-    rows = session().execute(_RECORD_SENT, {"rows": json.dumps(payload), "now": now}).all()
     poll_at = now + timedelta(minutes=outbox.settings().notify_status_poll_minutes)
-    outbox.set_due(
-        tenant,
-        [(r.id, "poll", poll_at) for r in rows if r.status == "sent" and r.provider == "twilio"],
+    session().execute(
+        _RECORD_SENT,
+        {"rows": json.dumps(payload), "now": now, "poll_at": poll_at, "tenant_id": tenant.id},
     )
-    outbox.clear_due(
-        tenant, [r.id for r in rows if not (r.status == "sent" and r.provider == "twilio")]
-    )
-    latest = {(r.channel, r.to): r.id for r in rows if r.channel in ("sms", "whatsapp") and r.to}
-    if latest:
-        remember_recipients(
-            tenant, [(channel, to, nid) for (channel, to), nid in latest.items()], now
-        )
 
 
 def _uncounted(plan: Plan, *, reconciled: bool = False) -> int:
@@ -579,30 +605,6 @@ def _uncounted(plan: Plan, *, reconciled: bool = False) -> int:
     claim made no send call (the lookup found the message), or when it took over from a dead
     worker's claim (that one is counted, and only one of the two calls can have happened)."""
     return 1 if reconciled or plan.expired else 0
-
-
-def remember_recipients(
-    tenant: tenancy.TenantRef, entries: Sequence[tuple[str, str, uuid.UUID]], now: datetime
-) -> None:
-    """The latest message to each address on each channel: where its replies will go."""
-    stmt = pg_insert(NotificationRecipient).values(
-        [
-            {"channel": channel, "address": address, "tenant_id": tenant.id,
-             "notification_id": nid, "sent_at": now}
-            for channel, address, nid in entries
-        ]
-    )  # fmt: skip
-    session().execute(
-        stmt.on_conflict_do_update(
-            index_elements=["channel", "address"],
-            set_={
-                "tenant_id": stmt.excluded.tenant_id,
-                "notification_id": stmt.excluded.notification_id,
-                "sent_at": stmt.excluded.sent_at,
-            },
-            where=NotificationRecipient.sent_at <= stmt.excluded.sent_at,
-        )
-    )
 
 
 def _record_failed(

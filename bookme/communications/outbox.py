@@ -24,7 +24,6 @@ from bookme.communications.models import (
     EVENTS,
     LOCALES,
     Notification,
-    NotificationDue,
     NotificationReply,
     NotificationSettings,
     NotificationTemplate,
@@ -287,30 +286,37 @@ def write(
     return written[0] if written else None
 
 
+_SET_DUE = sa.text(
+    """
+    INSERT INTO public.notification_due (tenant_id, notification_id, kind, due_at)
+    SELECT :tenant_id, x.id, x.kind, x.at
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:kinds AS text[]), CAST(:ats AS timestamptz[]))
+           AS x(id, kind, at)
+    ON CONFLICT (tenant_id, notification_id)
+    DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at
+    """
+)
+
+
 def set_due(tenant: tenancy.TenantRef, entries: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+    """Work a worker must do for these notifications, and when (one entry per notification)."""
     if not entries:
         return
-    stmt = pg_insert(NotificationDue).values(
-        [
-            {"tenant_id": tenant.id, "notification_id": nid, "kind": kind, "due_at": at}
-            for nid, kind, at in entries
-        ]
-    )
+    ids, kinds, ats = zip(*entries, strict=True)
     session().execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "notification_id"],
-            set_={"kind": stmt.excluded.kind, "due_at": stmt.excluded.due_at},
-        )
+        _SET_DUE,
+        {"tenant_id": tenant.id, "ids": list(ids), "kinds": list(kinds), "ats": list(ats)},
     )
 
 
 def clear_due(tenant: tenancy.TenantRef, ids: Sequence[uuid.UUID]) -> None:
     if ids:
         session().execute(
-            sa.delete(NotificationDue).where(
-                NotificationDue.tenant_id == tenant.id,
-                NotificationDue.notification_id.in_(list(ids)),
-            )
+            sa.text(
+                "DELETE FROM public.notification_due "
+                "WHERE tenant_id = :tenant_id AND notification_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"tenant_id": tenant.id, "ids": list(ids)},
         )
 
 

@@ -235,6 +235,7 @@ def _handler(state: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once, as from a real server
 
         def log_message(self, format: str, *args: Any) -> None:
             return
