@@ -679,6 +679,7 @@ def write_fallback(*, tenant: tenancy.TenantRef, row: Notification, now: datetim
             tried.append(previous.channel)
         origin = previous
     written = outbox.write(
+        reference_id=row.reference_id,
         tenant=tenant,
         booking=booking,
         customer=outbox._customer(row.customer_id),

@@ -62,9 +62,10 @@ class Notification(Base):
         sa.CheckConstraint(
             "status <> 'sending' OR claimed_until IS NOT NULL", name="sending_has_lease"
         ),
-        # Each (booking, event, channel, reminder offset) goes out once per appointment time:
-        # a booking moved to a new time gets its reschedule notice and reminders for that
-        # time. A cancelled row (never handed to a provider) does not count.
+        # Each (booking, event, channel, reminder offset) goes out once per appointment time
+        # and payment or refund: a booking moved to a new time gets its reschedule notice and
+        # reminders for that time; a deposit and a balance get a receipt each. A cancelled
+        # row (never handed to a provider) does not count.
         sa.Index(
             DEDUPE,
             "booking_id",
@@ -72,6 +73,7 @@ class Notification(Base):
             "channel",
             "reminder_offset_minutes",
             "appointment_at",
+            "reference_id",
             unique=True,
             postgresql_nulls_not_distinct=True,
             postgresql_where=sa.text("status <> 'cancelled'"),
@@ -100,6 +102,7 @@ class Notification(Base):
     scheduled_for: Mapped[datetime]
     reminder_offset_minutes: Mapped[int | None]
     appointment_at: Mapped[datetime]
+    reference_id: Mapped[uuid.UUID | None]  # the payment or refund a receipt is about
     # A claim: the worker holding `sending` until `claimed_until`; `in_doubt_since` stays set
     # while a provider call's outcome is unknown (a crash, a timeout), so the next claim looks
     # the message up at the provider before sending again.

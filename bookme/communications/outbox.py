@@ -36,7 +36,9 @@ DEFAULT_CHANNELS = ("whatsapp", "sms", "email")
 DEFAULT_REMINDER_OFFSETS = (1440, 120)
 WHATSAPP_WINDOW = timedelta(hours=24)
 LIVE = ("scheduled", "queued")  # not yet handed to a worker's provider call
-DEDUPE_COLUMNS = ("booking_id", "event", "channel", "reminder_offset_minutes", "appointment_at")
+DEDUPE_COLUMNS = (
+    "booking_id", "event", "channel", "reminder_offset_minutes", "appointment_at", "reference_id",
+)  # fmt: skip
 DEDUPE_WHERE = sa.text("status <> 'cancelled'")
 
 
@@ -208,6 +210,7 @@ class Spec:
     scheduled_for: datetime | None = None
     fallback_of: uuid.UUID | None = None
     exclude: tuple[str, ...] = ()
+    reference_id: uuid.UUID | None = None  # the payment or refund a receipt is about
 
 
 def write_many(
@@ -245,6 +248,7 @@ def write_many(
             "event": spec.event, "channel": choice.channel, "locale": locale, "to": choice.to,
             "status": status, "scheduled_for": at,
             "reminder_offset_minutes": spec.reminder_offset, "appointment_at": booking.starts_at,
+            "reference_id": spec.reference_id,
             "error": choice.error, "error_detail": choice.detail, "fallback_of": spec.fallback_of,
             "created_at": now, "updated_at": now,
         })  # fmt: skip
@@ -276,9 +280,10 @@ def write(
     scheduled_for: datetime | None = None,
     fallback_of: uuid.UUID | None = None,
     exclude: Sequence[str] = (),
+    reference_id: uuid.UUID | None = None,
 ) -> Written | None:
     """Insert one notification; None when it already exists."""
-    spec = Spec(event, reminder_offset, scheduled_for, fallback_of, tuple(exclude))
+    spec = Spec(event, reminder_offset, scheduled_for, fallback_of, tuple(exclude), reference_id)
     written = write_many(
         tenant=tenant, booking=booking, customer=customer, specs=[spec], now=now, prefs=prefs,
         own_templates=own_templates,
@@ -364,11 +369,14 @@ def announce(
     now: datetime,
     event: str | None = None,
     reminders: bool = False,
+    reference_id: uuid.UUID | None = None,
 ) -> list[Written]:
     """Write what a booking change sends: `event`'s message (if the tenant sends it) and,
     with `reminders`, the reminders still ahead; queued ones are enqueued after the commit."""
     prefs = preferences()
-    specs = [Spec(event)] if event is not None and prefs.sends(event) else []
+    specs = []
+    if event is not None and prefs.sends(event):
+        specs.append(Spec(event, reference_id=reference_id))
     if reminders:
         specs += reminder_specs(booking, prefs, now)
     if not specs:

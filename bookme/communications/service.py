@@ -303,13 +303,6 @@ def retry_notification(
     return row
 
 
-def notify_booking(*, tenant: tenancy.TenantRef, booking: Any, event: str, now: datetime) -> None:
-    """Other modules (payments) write `event`'s message about `booking`, in their transaction."""
-    if event not in EVENTS or event == "booking_reminder":
-        raise ValueError(event)
-    outbox.notify(tenant=tenant, booking=booking, event=event, now=now)
-
-
 # --- reactions to booking changes (inside the booking's transaction) ----------------------------
 
 _ALL_BUT_CANCELLED = tuple(e for e in EVENTS if e != "booking_cancelled")
@@ -356,14 +349,22 @@ def _booking_over(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_
 
 
 @events.subscribe("payment.succeeded")
-def _payment_succeeded(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
-    """The receipt, written in the payment's transaction (payments emits the event)."""
-    outbox.notify(tenant=tenant, booking=booking, event="payment_receipt", now=now)
+def _payment_succeeded(
+    *, payment: Any, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any
+) -> None:
+    """The receipt of this payment, written in the payment's transaction."""
+    outbox.announce(
+        tenant=tenant, booking=booking, now=now, event="payment_receipt", reference_id=payment.id
+    )
 
 
 @events.subscribe("payment.refunded")
-def _payment_refunded(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
-    outbox.notify(tenant=tenant, booking=booking, event="payment_refunded", now=now)
+def _payment_refunded(
+    *, refund: Any, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any
+) -> None:
+    outbox.announce(
+        tenant=tenant, booking=booking, now=now, event="payment_refunded", reference_id=refund.id
+    )
 
 
 # --- customers: erasure and export -------------------------------------------------------------

@@ -198,3 +198,34 @@ def test_erasing_the_customer_scrubs_addresses_and_stops_pending_messages(api):
         )
         == 0
     )
+
+
+def _emit_in_transaction(name: str, **payload) -> None:
+    from bookme.core import events
+    from bookme.core.db import transactional
+
+    transactional(lambda: events.emit(name, **payload))()
+
+
+def test_each_payment_and_refund_gets_its_own_notice(api):
+    from types import SimpleNamespace
+
+    from bookme.bookings.models import Booking
+
+    booking = api.book()
+    row = session().get(Booking, uuid.UUID(booking["id"]))
+    tenant = tenancy.require()
+    deposit, balance = SimpleNamespace(id=uuid.uuid4()), SimpleNamespace(id=uuid.uuid4())
+    for payment in (deposit, balance, deposit):  # a repeated event writes nothing more
+        _emit_in_transaction(
+            "payment.succeeded", payment=payment, booking=row, tenant=tenant, now=NOW
+        )
+    refund = SimpleNamespace(id=uuid.uuid4())
+    _emit_in_transaction(
+        "payment.refunded", payment=deposit, refund=refund, booking=row, tenant=tenant, now=NOW
+    )
+    receipts = rows(booking["id"], event="payment_receipt")
+    assert sorted(r.reference_id for r in receipts) == sorted([deposit.id, balance.id])
+    assert {(r.status, r.channel) for r in receipts} == {("queued", "sms")}
+    [refunded] = rows(booking["id"], event="payment_refunded")
+    assert refunded.reference_id == refund.id

@@ -58,6 +58,7 @@ def upgrade() -> None:
     sa.Column('scheduled_for', sa.DateTime(timezone=True), nullable=False),
     sa.Column('reminder_offset_minutes', sa.Integer(), nullable=True),
     sa.Column('appointment_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reference_id', sa.UUID(), nullable=True),
     sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('in_doubt_since', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
@@ -90,7 +91,7 @@ def upgrade() -> None:
     op.create_index('ix_notifications_created_at_id', 'notifications', ['created_at', 'id'], unique=False)
     op.create_index('ix_notifications_customer_id_created_at', 'notifications', ['customer_id', 'created_at'], unique=False)
     op.create_index('ix_notifications_provider_message_id', 'notifications', ['provider_message_id'], unique=True, postgresql_where=sa.text('provider_message_id IS NOT NULL'))
-    op.create_index('uq_notifications_dedupe', 'notifications', ['booking_id', 'event', 'channel', 'reminder_offset_minutes', 'appointment_at'], unique=True, postgresql_nulls_not_distinct=True, postgresql_where=sa.text("status <> 'cancelled'"))
+    op.create_index('uq_notifications_dedupe', 'notifications', ['booking_id', 'event', 'channel', 'reminder_offset_minutes', 'appointment_at', 'reference_id'], unique=True, postgresql_nulls_not_distinct=True, postgresql_where=sa.text("status <> 'cancelled'"))
     op.create_table('notification_replies',
     sa.Column('id', sa.UUID(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('message_sid', sa.String(length=64), nullable=False),
