@@ -43,7 +43,7 @@ def actor_label(actor: dict[str, Any] | None) -> str:
     kind = actor.get("kind")
     if kind == "user":
         who = actor.get("email") or actor.get("user_id") or "?"
-        return f"{who} ({actor['role']})" if actor.get("role") else str(who)
+        return f"{who} ({role_label(actor['role'])})" if actor.get("role") else str(who)
     if kind == "customer":
         return _("the customer")
     if kind == "provider":

@@ -310,3 +310,47 @@ def booking_row(booking_id: uuid.UUID) -> Any:
     """One booking with its names (the detail page), or None."""
     stmt = bookings_statement(tenant=tenancy.require(), args={}).where(Booking.id == booking_id)
     return session().execute(stmt).first()
+
+
+# --- free slots ---------------------------------------------------------------------------------
+
+
+def free_slots(
+    *,
+    tenant: tenancy.TenantRef,
+    service_id: uuid.UUID,
+    day_from: date,
+    day_to: date,
+    staff_id: uuid.UUID | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The availability SQL's free start times (`bookings.availability.list_slots`), each with
+    `starts_at` as an aware datetime whichever way the API body renders it; [] when the
+    service or staff member is not bookable."""
+    from bookme.bookings.availability import list_slots
+    from bookme.core import errors
+
+    try:
+        found = list_slots(
+            tenant=tenant,
+            service_id=service_id,
+            date_from=day_from,
+            date_to=day_to,
+            staff_id=staff_id,
+            now=now,
+        )
+    except errors.NotFound:
+        return []
+    zone = ZoneInfo(tenant.timezone)
+    return [
+        {
+            **slot,
+            "starts_at": _aware(slot["starts_at"]).astimezone(zone),
+            "ends_at": _aware(slot["ends_at"]).astimezone(zone),
+        }
+        for slot in found["slots"]
+    ]
+
+
+def _aware(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

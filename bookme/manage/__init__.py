@@ -19,7 +19,6 @@ from flask import Blueprint, Response, g, make_response, redirect, render_templa
 
 from bookme.admin import i18n, web
 from bookme.admin.forms import ManageCancelForm, ManageRescheduleForm, parse_day
-from bookme.bookings import availability
 from bookme.bookings import service as bookings
 from bookme.bookings.schemas import PublicRescheduleSchema
 from bookme.core import clock, errors, tenancy
@@ -144,18 +143,17 @@ def reschedule(token: str) -> Response:
 
 def _slots(tenant: tenancy.TenantRef, managed: Any, day: date) -> list[dict[str, Any]]:
     """Free times that day with the same staff member (the availability SQL)."""
-    try:
-        found = availability.list_slots(
-            tenant=tenant,
-            service_id=managed.booking.service_id,
-            date_from=day,
-            date_to=day + timedelta(days=DAYS_SHOWN - 1),
-            staff_id=managed.booking.staff_id,
-            now=clock.now(),
-        )
-    except errors.NotFound:
-        return []
-    return [s for s in found["slots"] if s["starts_at"] != managed.booking.starts_at]
+    from bookme.admin.queries import free_slots
+
+    found = free_slots(
+        tenant=tenant,
+        service_id=managed.booking.service_id,
+        day_from=day,
+        day_to=day + timedelta(days=DAYS_SHOWN - 1),
+        staff_id=managed.booking.staff_id,
+        now=clock.now(),
+    )
+    return [s for s in found if s["starts_at"] != managed.booking.starts_at]
 
 
 @blp.errorhandler(errors.BookMeError)

@@ -109,7 +109,8 @@ def salon(tenant: Any) -> Salon:
 
 
 @pytest.fixture
-def browser(client: Any) -> Browser:
+def visitor(client: Any) -> Browser:
+    """Someone at the admin, not signed in yet (`browser` is Playwright's Chromium)."""
     return Browser(client)
 
 

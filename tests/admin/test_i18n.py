@@ -83,7 +83,8 @@ def test_each_language_renders_its_words_direction_and_dates(
     page = Page(response.text)
     assert heading in page.text("main")
     assert nav in page.html
-    assert "10:00–10:30" in page.text("main")  # noqa: RUF001 - Latin digits, 24-hour clock
+    # Latin digits, a 24-hour clock, and times kept left to right inside Arabic text.
+    assert '<bdi dir="ltr">10:00–10:30</bdi>' in response.text  # noqa: RUF001
 
 
 def test_money_is_formatted_per_language(signed_in, client, salon):

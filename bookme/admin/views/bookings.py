@@ -50,7 +50,6 @@ from bookme.admin.views.common import (
     see_other,
     svc,
 )
-from bookme.bookings import availability
 from bookme.bookings import service as bookings
 from bookme.bookings.models import Booking
 from bookme.bookings.schemas import (
@@ -441,18 +440,14 @@ def _slots(
     """Free start times that day from the availability SQL; None when nothing is chosen yet."""
     if service_id is None:
         return None
-    try:
-        found = availability.list_slots(
-            tenant=_tenant(),
-            service_id=service_id,
-            date_from=day,
-            date_to=day,
-            staff_id=staff_id,
-            now=clock.now(),
-        )
-    except errors.NotFound:
-        return []
-    return list(found["slots"])
+    return queries.free_slots(
+        tenant=_tenant(),
+        service_id=service_id,
+        day_from=day,
+        day_to=day,
+        staff_id=staff_id,
+        now=clock.now(),
+    )
 
 
 def _slot_choices(slots: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
