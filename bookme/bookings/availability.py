@@ -84,7 +84,8 @@ def list_slots(
     staff_id: uuid.UUID | None = None,
     now: datetime,
 ) -> dict[str, Any]:
-    """The bookable slots of a service over local dates [date_from, date_to] (the API body).
+    """The bookable slots of a service over local dates [date_from, date_to]: the API body,
+    instants rendered with the tenant's offset at each and staff ids as strings.
 
     404 when the service is unknown or inactive, or when `staff_id` is not an active staff
     member performing it: the same answer as for an unknown one, so a public caller learns
@@ -108,6 +109,8 @@ def list_slots(
     if staff_id is not None and not head.staff_found:
         raise errors.NotFound("No such staff member for this service.")
     zone = ZoneInfo(tenant.timezone)
+    # Rendered here, once: a week of "any staff" slots is thousands of values, and walking
+    # them field by field through the response schema would cost more than the query.
     return {
         "service_id": service_id,
         "timezone": tenant.timezone,
@@ -115,9 +118,9 @@ def list_slots(
         "to": date_to,
         "slots": [
             {
-                "starts_at": row.starts_at.astimezone(zone),
-                "ends_at": row.ends_at.astimezone(zone),
-                "staff_ids": row.staff_ids,
+                "starts_at": row.starts_at.astimezone(zone).isoformat(),
+                "ends_at": row.ends_at.astimezone(zone).isoformat(),
+                "staff_ids": [str(staff) for staff in row.staff_ids],
             }
             for row in rows
             if row.starts_at is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from bookme.core.api import QuerySchema, Schema, TenantDateTime
@@ -35,11 +37,19 @@ class SlotSchema(Schema):
     )
 
 
+class RenderedSlots(ma.fields.List):
+    """Slots the service already rendered as JSON values: documented as a list of
+    `SlotSchema`, passed through as they are (a week of slots is thousands of values)."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
 class AvailabilitySchema(Schema):
     service_id = ma.fields.UUID()
     timezone = ma.fields.String(metadata={"example": "Africa/Casablanca"})
     date_from = ma.fields.Date(data_key="from", attribute="from")
     date_to = ma.fields.Date(data_key="to", attribute="to")
-    slots = ma.fields.List(
+    slots = RenderedSlots(
         ma.fields.Nested(SlotSchema), metadata={"description": "Ordered by `starts_at`."}
     )

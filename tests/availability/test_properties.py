@@ -387,14 +387,22 @@ def test_sql_and_reference_agree_on_random_worlds(tenant):
                 assert staff_filter is None or staff_filter in bookable_staff
                 got = [
                     reference.Slot(
-                        s["starts_at"].astimezone(UTC),
-                        s["ends_at"].astimezone(UTC),
-                        tuple(s["staff_ids"]),
+                        datetime.fromisoformat(s["starts_at"]).astimezone(UTC),
+                        datetime.fromisoformat(s["ends_at"]).astimezone(UTC),
+                        tuple(uuid.UUID(i) for i in s["staff_ids"]),
                     )
                     for s in body["slots"]
                 ]
                 note(f"got {len(got)} slots, expected {len(expected)}")
                 assert got == expected
+                for slot in body["slots"]:
+                    # Each instant carries the tenant's offset at that instant.
+                    for text in (slot["starts_at"], slot["ends_at"]):
+                        moment = datetime.fromisoformat(text)
+                        assert (
+                            moment.utcoffset()
+                            == moment.astimezone(ZoneInfo(world.timezone)).utcoffset()
+                        )
             for at, exclude in probes(world, expected, date_from, date_to, now):
                 note(f"at {at.isoformat()} exclude={exclude}")
                 want = reference.free_staff_at(
