@@ -398,7 +398,10 @@ def main() -> None:
             for c in cases
         ]  # fmt: skip
 
-    print(f"availability over HTTP (gunicorn gthread, 1 worker), {n} sequential requests each")
+    print(
+        f"availability over HTTP (gunicorn gthread, 1 worker), {n} sequential requests each;"
+        f" load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     port = free_port()
     with tempfile.NamedTemporaryFile(
         prefix="bench-availability-", suffix=".log", delete=False
@@ -428,6 +431,7 @@ def main() -> None:
         finally:
             stop_server(server)
 
+    print(f"  load average after: {os.getloadavg()[0]:.1f}")
     print("raw SQL: the same query and parameters through psycopg, one round trip each")
     for prepare, how in ((True, "prepared"), (False, "parsed and planned each time")):
         sql_run(schema, sql_cases(one_cases[:100]), prepare)
