@@ -143,6 +143,31 @@ def _field_error(field: str, message: str) -> errors.BookMeError:
     return errors.validation_error({field: [message]})
 
 
+class _Refusal(Exception):
+    """A 409 decided before anything was written: the unit of work commits, then it is raised.
+
+    Ending with COMMIT rather than ROLLBACK matters for speed: psycopg deallocates every
+    statement prepared on a connection at each ROLLBACK, and the availability query costs
+    about five times more to plan than to run, so a storm of refusals would re-plan it on
+    every request.
+    """
+
+    def __init__(self, error: errors.BookMeError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _Refused:
+    error: errors.BookMeError
+
+
+def _raise_refused(result: Any) -> Any:
+    if isinstance(result, _Refused):
+        raise result.error
+    return result
+
+
 def _service(service_id: uuid.UUID) -> Service:
     service = session().get(Service, service_id)
     if service is None:
@@ -416,6 +441,38 @@ def _insert(values: dict[str, Any]) -> Booking | None:
     return session().scalars(stmt, values).first()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    service: Service
+    candidates: list[uuid.UUID]
+    ends_at: datetime
+    blocked: Range[datetime]
+
+
+def _plan(
+    *,
+    tenant: tenancy.TenantRef,
+    now: datetime,
+    service_id: uuid.UUID,
+    staff_id: uuid.UUID | None,
+    starts_at: datetime,
+) -> _Plan:
+    """Who is free for this booking, read before anything is written; nobody → `_Refusal`."""
+    service = _service(service_id)
+    ends_at, blocked = _blocked(service, starts_at)
+    requested = [staff_id] if staff_id is not None else None
+    candidates = _free_staff(
+        tenant=tenant, service_id=service_id, starts_at=starts_at, staff_ids=requested, now=now
+    )
+    if not candidates:
+        raise _Refusal(
+            _unavailable(
+                tenant=tenant, service=service, staff_id=staff_id, starts_at=starts_at, now=now
+            )
+        )
+    return _Plan(service, candidates, ends_at, blocked)
+
+
 def _book(
     *,
     tenant: tenancy.TenantRef,
@@ -428,22 +485,25 @@ def _book(
     notes: str | None,
     source: str,
     terms: tuple[str, datetime | None] | None = None,
+    plan: _Plan | None = None,
+    quiet_if_lost: bool = False,
 ) -> tuple[Booking, str]:
     """Check and insert one booking in the current transaction; returns it and its token.
 
     The availability SQL already ignores expired holds; only when an insert then meets one
     (no row back) are the expired holds in the way cancelled, and the insert tried again.
+    A concurrent request taking the time first is a `_Refusal` when `quiet_if_lost` (the
+    caller wrote nothing else), else a plain 409 that rolls the unit of work back.
     """
-    service = _service(service_id)
-    ends_at, blocked = _blocked(service, starts_at)
-    requested = [staff_id] if staff_id is not None else None
-    candidates = _free_staff(
-        tenant=tenant, service_id=service_id, starts_at=starts_at, staff_ids=requested, now=now
+    plan = plan or _plan(
+        tenant=tenant, now=now, service_id=service_id, staff_id=staff_id, starts_at=starts_at
     )
-    if not candidates:
-        raise _unavailable(
-            tenant=tenant, service=service, staff_id=staff_id, starts_at=starts_at, now=now
-        )
+    service, candidates, ends_at, blocked = (
+        plan.service,
+        plan.candidates,
+        plan.ends_at,
+        plan.blocked,
+    )
     status, hold_until = terms or initial_terms(
         tenant=tenant, service=service, source=source, now=now
     )
@@ -479,7 +539,8 @@ def _book(
         if booking is not None:
             break
     if booking is None:
-        raise errors.SlotUnavailable("This time was just taken; pick another.")
+        taken = errors.SlotUnavailable("This time was just taken; pick another.")
+        raise _Refusal(taken) if quiet_if_lost else taken
     _emit(CREATED, booking, tenant=tenant, actor=actor, now=now, data=data)
     return booking, token
 
@@ -522,24 +583,36 @@ def _create_for_member(
     data: dict[str, Any],
     source: str,
     claim: idempotency.Claim | None,
-) -> Response:
+) -> Response | _Refused:
     from bookme.customers import service as customers
 
-    if "customer_id" in data:
-        customer = customers.get_bookable_customer(customer_id=data["customer_id"])
-    else:
-        customer = _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
-    booking, _ = _book(
-        tenant=tenant,
-        actor=actor,
-        now=now,
-        service_id=data["service_id"],
-        staff_id=data.get("staff_id"),
-        customer_id=customer.id,
-        starts_at=data["starts_at"],
-        notes=data.get("notes"),
-        source=source,
-    )
+    try:
+        plan = _plan(
+            tenant=tenant,
+            now=now,
+            service_id=data["service_id"],
+            staff_id=data.get("staff_id"),
+            starts_at=data["starts_at"],
+        )
+        if "customer_id" in data:
+            customer = customers.get_bookable_customer(customer_id=data["customer_id"])
+        else:
+            customer = _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
+        booking, _ = _book(
+            tenant=tenant,
+            actor=actor,
+            now=now,
+            service_id=data["service_id"],
+            staff_id=data.get("staff_id"),
+            customer_id=customer.id,
+            starts_at=data["starts_at"],
+            notes=data.get("notes"),
+            source=source,
+            plan=plan,
+            quiet_if_lost="customer_id" in data,
+        )
+    except _Refusal as refusal:
+        return _Refused(refusal.error)
     body = idempotency.encode(_BOOKING_SCHEMA.dump(booking))
     if claim is not None:
         idempotency.store(claim, 201, body)
@@ -580,8 +653,10 @@ def create_booking(
         operation="create_booking",
         data=data,
         now=now,
-        execute=lambda claim: _create_for_member(
-            tenant=tenant, actor=actor, now=now, data=data, source=source, claim=claim
+        execute=lambda claim: _raise_refused(
+            _create_for_member(
+                tenant=tenant, actor=actor, now=now, data=data, source=source, claim=claim
+            )
         ),
     )
 
@@ -595,7 +670,17 @@ def _create_public(
     data: dict[str, Any],
     claim: idempotency.Claim | None,
     checkout: dict[str, Any],
-) -> Response:
+) -> Response | _Refused:
+    try:
+        plan = _plan(
+            tenant=tenant,
+            now=now,
+            service_id=data["service_id"],
+            staff_id=data.get("staff_id"),
+            starts_at=data["starts_at"],
+        )
+    except _Refusal as refusal:
+        return _Refused(refusal.error)
     customer = _find_or_create_customer(tenant, actor, now, data["customer"], "public_booking")
     terms = (checkout["status"], checkout["payment_due_at"]) if checkout else None
     booking, token = _book(
@@ -609,6 +694,7 @@ def _create_public(
         notes=data.get("notes"),
         source="public",
         terms=terms,
+        plan=plan,
     )
     if checkout:
         events.emit(
@@ -656,8 +742,10 @@ def _checkout_public(
     checkout: dict[str, Any] = {}
     events.emit(CHECKOUT, tenant=tenant, now=now, data=data, checkout=checkout)
     try:
-        return _create_public(
-            tenant=tenant, actor=actor, now=now, data=data, claim=claim, checkout=checkout
+        return _raise_refused(  # type: ignore[no-any-return]
+            _create_public(
+                tenant=tenant, actor=actor, now=now, data=data, claim=claim, checkout=checkout
+            )
         )
     except BaseException:
         if checkout:
@@ -755,13 +843,15 @@ def _move(
         exclude_booking_id=booking.id,
     )
     if target not in free:
-        raise _unavailable(
-            tenant=tenant,
-            service=service,
-            staff_id=target,
-            starts_at=starts_at,
-            now=now,
-            exclude_booking_id=booking.id,
+        raise _Refusal(
+            _unavailable(
+                tenant=tenant,
+                service=service,
+                staff_id=target,
+                starts_at=starts_at,
+                now=now,
+                exclude_booking_id=booking.id,
+            )
         )
     data = {
         "from": {"starts_at": _utc(booking.starts_at), "staff_id": str(booking.staff_id)},
@@ -778,7 +868,6 @@ def _move(
     return booking
 
 
-@transactional
 def reschedule_booking(
     *,
     tenant: tenancy.TenantRef,
@@ -792,22 +881,51 @@ def reschedule_booking(
 
     The new time takes the service's current duration and buffers, as the listing does.
     """
+    return _raise_refused(  # type: ignore[no-any-return]
+        _reschedule(
+            tenant=tenant,
+            actor=actor,
+            now=now,
+            booking_id=booking_id,
+            starts_at=starts_at,
+            staff_id=staff_id,
+        )
+    )
+
+
+@transactional
+def _reschedule(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    booking_id: uuid.UUID,
+    starts_at: datetime,
+    staff_id: uuid.UUID | None,
+) -> Booking | _Refused:
     booking = _get(booking_id, lock=True)
     _check_may_change(actor, booking)
     if actor.role == "staff" and staff_id is not None and staff_id != booking.staff_id:
         raise errors.Forbidden("Staff members cannot hand a booking to someone else.")
-    return _move(
-        booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id
-    )
+    try:
+        return _move(
+            booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id
+        )
+    except _Refusal as refusal:
+        return _Refused(refusal.error)
 
 
 # --- reads --------------------------------------------------------------------------------------
 
 
+# Reads are units of work too, ending with COMMIT: a ROLLBACK would make psycopg deallocate the
+# statements prepared on the connection (the availability query's among them).
+@transactional
 def get_booking(*, tenant: tenancy.TenantRef, actor: Actor, booking_id: uuid.UUID) -> Booking:
     return _get(booking_id)
 
 
+@transactional
 def list_bookings(
     *,
     tenant: tenancy.TenantRef,
@@ -831,6 +949,7 @@ def list_bookings(
     return paginate(stmt.order_by(Booking.starts_at, Booking.id), pagination)
 
 
+@transactional
 def list_events(
     *, tenant: tenancy.TenantRef, actor: Actor, booking_id: uuid.UUID
 ) -> list[BookingEvent]:
@@ -928,6 +1047,7 @@ def _managed(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> Mana
     return view
 
 
+@transactional
 def get_managed_booking(*, tenant: tenancy.TenantRef, token: str, now: datetime) -> ManagedBooking:
     """The customer's view of their booking."""
     return _managed(tenant, _by_token(token), now)
@@ -955,7 +1075,6 @@ def cancel_managed_booking(
     return _managed(tenant, booking, now)
 
 
-@transactional
 def reschedule_managed_booking(
     *,
     tenant: tenancy.TenantRef,
@@ -966,9 +1085,29 @@ def reschedule_managed_booking(
     staff_id: uuid.UUID | None = None,
 ) -> ManagedBooking:
     """The customer moves their booking before the cutoff; the new time must be listed."""
+    return _raise_refused(  # type: ignore[no-any-return]
+        _reschedule_managed(
+            tenant=tenant, actor=actor, now=now, token=token, starts_at=starts_at, staff_id=staff_id
+        )
+    )
+
+
+@transactional
+def _reschedule_managed(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    token: str,
+    starts_at: datetime,
+    staff_id: uuid.UUID | None,
+) -> ManagedBooking | _Refused:
     booking = _by_token(token, lock=True)
     _check_window(tenant, booking, now)
-    _move(booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id)
+    try:
+        _move(booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id)
+    except _Refusal as refusal:
+        return _Refused(refusal.error)
     return _managed(tenant, booking, now)
 
 

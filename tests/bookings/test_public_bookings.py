@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from bookme.bookings.models import Booking, ManageToken
 from bookme.core import clock, crypto
@@ -236,3 +237,11 @@ def test_twenty_public_bookings_a_minute_per_client_address(client, salon):
         statuses.append(_book(client, salon, _later(index), customer=customer).status_code)
     assert statuses[:20] == [201] * 20
     assert statuses[20] == 429
+
+
+def test_a_refused_booking_leaves_no_new_customer_behind(client, salon, booked):
+    taken = _book(client, salon, customer={"full_name": "New", "phone": "+212677777777"})
+    assert taken.status_code == 409
+    use_tenant(salon.tenant)
+    phones = session().scalars(sa.select(Customer.phone)).all()
+    assert "+212677777777" not in phones
