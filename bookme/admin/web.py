@@ -124,9 +124,12 @@ def local_date(value: date | datetime | None, format: str = "medium") -> str:
 
 
 def local_time(value: datetime | None) -> str:
+    """`HH:MM` on a 24-hour clock with Latin digits: how every one of our languages writes a
+    time in Morocco (and an order of magnitude faster than Babel's pattern formatting, which
+    matters on a calendar of hundreds of bookings)."""
     if value is None:
         return ""
-    return str(flask_babel.format_time(to_local(value), "HH:mm", rebase=False))
+    return to_local(value).strftime("%H:%M")
 
 
 def minor_money(amount: int | None, currency: str) -> str:
