@@ -82,12 +82,16 @@ def free_slots(
                     tenant=tenant, service_id=service_id, date_from=start, date_to=end,
                     staff_id=member, now=shared.NOW,
                 )  # fmt: skip
-                found[member].extend(slot["starts_at"] for slot in body["slots"])
+                found[member].extend(_instant(slot["starts_at"]) for slot in body["slots"])
         from bookme.extensions import db
 
         db.session.remove()
         db.engine.dispose()
     return found
+
+
+def _instant(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def disjoint(starts: list[datetime], footprint: timedelta) -> list[datetime]:
