@@ -33,16 +33,27 @@ def signed_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
-def check_signature() -> dict[str, str]:
+FIELD_LIMITS_STATUS = {"MessageSid": 64, "MessageStatus": 32, "ErrorCode": 16}
+FIELD_LIMITS_INBOUND = {"From": 64, "To": 64, "Body": 1600, "MessageSid": 64}
+
+
+def check_signature(limits: dict[str, int]) -> dict[str, str]:
+    """The signed form, or 400 `invalid_signature`; fields longer than Twilio sends → 400."""
     token = current_app.config["BOOKME"].twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     form = request.form.to_dict(flat=True)
     if (
         not token
         or not signature
+        or len(signature) > 128
         or not RequestValidator(token).validate(signed_url(), form, signature)
     ):
         raise errors.InvalidSignature("The request is not signed by Twilio.")
+    too_long = [name for name, limit in limits.items() if len(form.get(name, "")) > limit]
+    if len(request.args.get("tenant", "")) > 63:
+        too_long.append("tenant")
+    if too_long:
+        raise errors.BadRequest(f"Longer than Twilio sends: {', '.join(too_long)}.")
     return form
 
 
@@ -56,7 +67,7 @@ def _twiml(text: str | None) -> Response:
 
 @blp.route(STATUS_PATH, methods=["POST"])
 def twilio_status() -> Response:
-    form = check_signature()
+    form = check_signature(FIELD_LIMITS_STATUS)
     slug = request.args.get("tenant", "")
     tenant = None
     if slug:
@@ -123,7 +134,7 @@ def record_status(
 
 @blp.route(INBOUND_PATH, methods=["POST"])
 def twilio_inbound() -> Response:
-    form = check_signature()
+    form = check_signature(FIELD_LIMITS_INBOUND)
     answer = replies.handle_inbound(
         sender=form.get("From", ""),
         body=form.get("Body", ""),
@@ -131,6 +142,18 @@ def twilio_inbound() -> Response:
         now=clock.now(),
     )
     return _twiml(answer.text)
+
+
+def _text(limit: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": limit}
+
+
+def _form(fields: dict[str, int]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {name: _text(n) for name, n in fields.items()}}
+    return {"content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+SIGNATURE = {"name": "X-Twilio-Signature", "in": "header", "required": True, "schema": _text(128)}
 
 
 def document(api: Any, app: Any) -> None:
@@ -145,95 +168,44 @@ def document(api: Any, app: Any) -> None:
         "description": "Missing or wrong signature (`invalid_signature`)",
         "content": {errors.PROBLEM_MIMETYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    spec.path(
-        rule=rules[STATUS_PATH],
-        operations={
-            "post": {
-                "tags": ["webhooks"],
-                "summary": "Twilio message status callback",
-                "description": "Signed with `X-Twilio-Signature` over the StatusCallback URL "
-                "BookMe "
-                "gave (`PUBLIC_BASE_URL` + path + query: `tenant`, `notification`). "
-                "Statuses only move forward.",
-                "parameters": [
-                    {"name": "tenant", "in": "query", "schema": {"type": "string"}},
-                    {
-                        "name": "notification",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "uuid"},
-                    },
-                    {
-                        "name": "X-Twilio-Signature",
-                        "in": "header",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                ],
-                "requestBody": {
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "MessageSid": {"type": "string"},
-                                    "MessageStatus": {"type": "string"},
-                                    "ErrorCode": {"type": "string"},
-                                },
-                            }
-                        }
-                    }
-                },
-                "responses": {
-                    "200": {"description": "Recorded (or nothing to do)"},
-                    "400": problem,
-                    "404": {**problem, "description": "Unknown tenant (`tenant_not_found`)"},
-                },
-            }
+    status = {
+        "tags": ["webhooks"],
+        "summary": "Twilio message status callback",
+        "description": (
+            "Signed with `X-Twilio-Signature` over the StatusCallback URL BookMe gave "
+            "(`PUBLIC_BASE_URL` + path + query: `tenant`, `notification`) and the form fields. "
+            "Statuses only move forward; a callback seen before changes nothing."
+        ),
+        "parameters": [
+            {"name": "tenant", "in": "query", "schema": _text(63)},
+            {"name": "notification", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+            SIGNATURE,
+        ],
+        "requestBody": _form(FIELD_LIMITS_STATUS),
+        "responses": {
+            "200": {"description": "Recorded (or nothing to do)"},
+            "400": problem,
+            "404": {**problem, "description": "Unknown tenant (`tenant_not_found`)"},
         },
-    )
-    spec.path(
-        rule=rules[INBOUND_PATH],
-        operations={
-            "post": {
-                "tags": ["webhooks"],
-                "summary": "Twilio inbound SMS / WhatsApp reply",
-                "description": "1/OUI/YES/OK/نعم confirm, 2/ANNULER/CANCEL/إلغاء cancel "
-                "(before the "
-                "cutoff), STOP/ARRET/توقف opt out of that channel. Answers TwiML in "
-                "the customer's language; a MessageSid seen before → empty <Response/>.",
-                "parameters": [
-                    {
-                        "name": "X-Twilio-Signature",
-                        "in": "header",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                ],
-                "requestBody": {
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "From": {"type": "string"},
-                                    "To": {"type": "string"},
-                                    "Body": {"type": "string"},
-                                    "MessageSid": {"type": "string"},
-                                },
-                            }
-                        }
-                    }
-                },
-                "responses": {
-                    "200": {
-                        "description": "TwiML",
-                        "content": {"text/xml": {"schema": {"type": "string"}}},
-                    },
-                    "400": problem,
-                },
-            }
+    }
+    inbound = {
+        "tags": ["webhooks"],
+        "summary": "Twilio inbound SMS / WhatsApp reply",
+        "description": (
+            "1/OUI/YES/OK/نعم confirm, 2/ANNULER/CANCEL/إلغاء cancel (before the cutoff), "
+            "STOP/ARRET/توقف opt out of that channel, in any case and with or without accents. "
+            "Answers TwiML in the customer's language; a MessageSid seen before gets an empty "
+            "<Response/> and changes nothing."
+        ),
+        "parameters": [SIGNATURE],
+        "requestBody": _form(FIELD_LIMITS_INBOUND),
+        "responses": {
+            "200": {"description": "TwiML", "content": {"text/xml": {"schema": _text(2000)}}},
+            "400": problem,
         },
-    )
+    }
+    spec.path(rule=rules[STATUS_PATH], operations={"post": status})
+    spec.path(rule=rules[INBOUND_PATH], operations={"post": inbound})
 
 
 @blp.record_once

@@ -350,3 +350,11 @@ def test_a_whatsapp_reply_opens_the_24_hour_window_for_free_text(api, client, pr
     assert rows(second["id"], event="booking_confirmed")[0].channel == "whatsapp"
     assert twilio.snapshot()[-1]["body"] == "Libre 11:00"
     assert twilio.snapshot()[-1]["content_sid"] is None
+
+
+def test_fields_longer_than_twilio_sends_are_refused_after_the_signature(client, providers):
+    twilio, _ = providers
+    form = {"From": PHONE, "Body": "x" * 1601, "MessageSid": f"SM{uuid.uuid4().hex}"}
+    response = post_signed(client, twilio.auth_token, "/webhooks/twilio/inbound", form)
+    assert response.status_code == 400 and response.get_json()["code"] == "bad_request"
+    assert "Body" in response.get_json()["detail"]
