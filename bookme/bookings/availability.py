@@ -71,10 +71,16 @@ def _query(
     )
 
 
-# A unit of work of its own, though it only reads: it ends with COMMIT, where the connection
-# pool's ROLLBACK on return would make psycopg deallocate every statement prepared on that
-# connection, this query's included, and PostgreSQL would plan it again on every request.
+# A read that is a unit of work of its own: it ends with COMMIT, where the connection pool's
+# ROLLBACK on return would make psycopg deallocate every statement prepared on the connection,
+# this query's included, and PostgreSQL would plan it again on every request. The 404s and
+# 422s are raised outside it, so answering them never rolls back a caller's work; inside a
+# caller's unit of work it is part of that one.
 @transactional
+def _read_slots(**kwargs: Any) -> list[Any]:
+    return _query(**kwargs)
+
+
 def list_slots(
     *,
     tenant: tenancy.TenantRef,
@@ -95,7 +101,7 @@ def list_slots(
         raise errors.validation_error({"to": ["Must not be before `from`."]})
     if (date_to - date_from).days + 1 > MAX_DAYS:
         raise errors.validation_error({"to": [f"At most {MAX_DAYS} days from `from`."]})
-    rows = _query(
+    rows = _read_slots(
         tenant=tenant,
         service_id=service_id,
         now=now,

@@ -355,8 +355,8 @@ def test_sql_and_reference_agree_on_random_worlds(tenant):
         service = world.services[0]
         try:
             write(world, other_service)
-            # Committed (into the test's outer transaction), so that a use case rolling back
-            # its own unit of work, as one answering 404 does, cannot take the world with it.
+            # Committed into the test's outer transaction, as the slot list's own COMMIT
+            # would do anyway; `wipe` deletes it again.
             session().commit()
             expected = reference.slots(
                 world,
