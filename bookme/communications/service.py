@@ -410,7 +410,7 @@ def _export(*, tenant: tenancy.TenantRef, customer_id: uuid.UUID) -> dict[str, A
     rows = session().scalars(
         sa.select(Notification)
         .where(Notification.customer_id == customer_id)
-        .order_by(Notification.created_at, Notification.id)
+        .order_by(Notification.created_at, Notification.scheduled_for, Notification.id)
     )
     replies = session().scalars(
         sa.select(NotificationReply)

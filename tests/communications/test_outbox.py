@@ -229,3 +229,17 @@ def test_each_payment_and_refund_gets_its_own_notice(api):
     assert {(r.status, r.channel) for r in receipts} == {("queued", "sms")}
     [refunded] = rows(booking["id"], event="payment_refunded")
     assert refunded.reference_id == refund.id
+
+
+def test_the_customer_export_includes_their_messages(api):
+    booking = api.book()
+    customer_id = rows(booking["id"])[0].customer_id
+    response = api.get(f"/customers/{customer_id}/export")
+    assert response.status_code == 200
+    section = response.get_json()["sections"]["notifications"]
+    assert [(m["event"], m["channel"], m["to"]) for m in section["messages"]] == [
+        ("booking_confirmed", "sms", PHONE),
+        ("booking_reminder", "sms", PHONE),
+        ("booking_reminder", "sms", PHONE),
+    ]
+    assert section["replies"] == []
