@@ -26,10 +26,26 @@ class MinorMoney(ma.fields.String):
         return money.format(int(value))
 
 
+class Amount(Money):
+    """A request amount: a decimal string of at most 12 characters (`"150.00"`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"maxLength": 12, "example": "150.00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str) and len(value) > 12:
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Rate(ma.fields.String):
     """A positive decimal string with at most 6 places (`"0.0920"`)."""
 
     default_error_messages = {"invalid": 'Expected a positive decimal like "0.0920".'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"maxLength": 20, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else f"{Decimal(value).normalize():f}"
@@ -50,6 +66,9 @@ class Percent(ma.fields.String):
     """A tax rate in percent, as a decimal string with at most two places (`"20.00"`)."""
 
     default_error_messages = {"invalid": 'Expected a percentage like "20.00" (0 to 99.99).'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"maxLength": 10, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else f"{Decimal(value):.2f}"
@@ -138,7 +157,10 @@ def _issuer_fields() -> dict[str, ma.fields.Field]:
         "ice": ma.fields.String(
             allow_none=True,
             validate=ma.validate.Regexp(r"^\d{15}$", error="An ICE has 15 digits."),
-            metadata={"description": "Identifiant Commun de l'Entreprise (15 digits)"},
+            metadata={
+                "description": "Identifiant Commun de l'Entreprise (15 digits)",
+                "maxLength": 15,
+            },
         ),
         "tax_id": Str(32, allow_none=True, metadata={"description": "Identifiant fiscal (IF)"}),
         "trade_register": Str(
@@ -148,7 +170,10 @@ def _issuer_fields() -> dict[str, ma.fields.Field]:
             validate=ma.validate.Regexp(
                 r"^[A-Za-z0-9/_-]{0,20}$", error="Up to 20 letters, digits, '/', '_' or '-'."
             ),
-            metadata={"description": "Put before every number: `{prefix}2027-000001`."},
+            metadata={
+                "description": "Put before every number: `{prefix}2027-000001`.",
+                "maxLength": 20,
+            },
         ),
     }
 
@@ -262,7 +287,7 @@ class OpenPaymentSchema(PaymentSchema):
 
 class PaymentCreateSchema(Schema):
     provider = ma.fields.String(required=True, validate=ma.validate.OneOf(PROVIDERS))
-    amount = Money(
+    amount = Amount(
         metadata={
             "description": "Cash: required, what was paid at the counter (at most what is "
             "due). Online: defaults to all that is due."
@@ -284,7 +309,7 @@ class PublicPaySchema(Schema):
 
 
 class RefundCreateSchema(Schema):
-    amount = Money(metadata={"description": "Default: all that remains of the payment."})
+    amount = Amount(metadata={"description": "Default: all that remains of the payment."})
     reason = Str(500)
 
 
@@ -317,10 +342,11 @@ class _PeriodArgs(QuerySchema):
     from_ = ma.fields.String(
         data_key="from",
         validate=_check_moment,
-        metadata={"description": "YYYY-MM-DD (local) or RFC 3339"},
+        metadata={"description": "YYYY-MM-DD (local) or RFC 3339", "maxLength": 40},
     )
     to = ma.fields.String(
-        validate=_check_moment, metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339"}
+        validate=_check_moment,
+        metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339", "maxLength": 40},
     )
 
 
