@@ -179,3 +179,42 @@ def test_a_refund_made_at_paypal_is_recorded_from_its_webhook(configured, provid
     drain()
     detail = configured.payment(payment["id"])
     assert (detail["status"], detail["amount_refunded"]) == ("refunded", "60.00")
+
+
+def test_a_refund_the_provider_rejects_ends_failed_and_frees_the_amount(configured, providers):
+    _, fake = providers
+    _, payment = _paypal_booking(configured)
+    fake.approve(payment["provider_reference"])
+    _capture(configured, payment["id"])
+    fake.refund_status = "FAILED"
+    answer = configured.post(f"/payments/{payment['id']}/refunds", {"amount": "10.00"})
+    assert answer.status_code == 201
+    refund = answer.get_json()
+    assert refund["status"] == "failed" and refund["failure_reason"]
+    fake.refund_status = "COMPLETED"
+    again = configured.post(f"/payments/{payment['id']}/refunds", {})
+    assert (again.get_json()["status"], again.get_json()["amount"]) == ("succeeded", "60.00")
+    assert configured.get("/invoices", kind="credit_note").get_json()[0]["total"] == "60.00"
+
+
+def test_a_refund_while_paypal_is_down_stays_pending_until_the_sweep(configured, providers):
+    from datetime import timedelta
+
+    from bookme.core import clock
+    from bookme.payments import tasks
+
+    _, fake = providers
+    _, payment = _paypal_booking(configured)
+    fake.approve(payment["provider_reference"])
+    _capture(configured, payment["id"])
+    fake.fail_next = 1
+    answer = configured.post(f"/payments/{payment['id']}/refunds", {})
+    assert answer.status_code == 201 and answer.get_json()["status"] == "pending"
+    assert drain() == []  # nothing queued: the request sent it; the sweep retries what stalls
+    remaining = configured.post(f"/payments/{payment['id']}/refunds", {"amount": "0.01"})
+    assert remaining.get_json()["code"] == "refund_exceeds_payment"  # the pending one counts
+    clock.advance(timedelta(minutes=3))
+    tasks.sweep()
+    assert drain() == ["succeeded"]
+    assert configured.payment(payment["id"])["status"] == "refunded"
+    assert len(fake.refunds) == 1  # the retry carried the same PayPal-Request-Id

@@ -188,7 +188,8 @@ class FakePayPal:
                         "name": "UNPROCESSABLE_ENTITY",
                         "details": [{"issue": "REFUND_AMOUNT_EXCEEDED"}],
                     }
-                capture["refunded"] += value
+                if self.refund_status in ("COMPLETED", "PENDING"):
+                    capture["refunded"] += value
                 refund = {
                     "id": "REF" + uuid.uuid4().hex[:14].upper(),
                     "status": self.refund_status,
