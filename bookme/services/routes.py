@@ -37,6 +37,14 @@ def _ctx() -> dict[str, Any]:
     return {"tenant": access.current_tenant(), "actor": access.current_actor()}
 
 
+def _known_category(category_id: uuid.UUID) -> None:
+    service.get_category(**_ctx(), category_id=category_id)
+
+
+def _known_service(service_id: uuid.UUID) -> None:
+    service.get_service(**_ctx(), service_id=service_id)
+
+
 # --- categories ---------------------------------------------------------------------------------
 
 
@@ -71,6 +79,7 @@ def get_category(category_id: uuid.UUID) -> Any:
 
 @blp.route("/service-categories/<uuid:category_id>", methods=["PATCH"])
 @access.member(*WRITERS)
+@access.found(_known_category)
 @blp.arguments(ServiceCategoryUpdateSchema)
 @blp.response(200, ServiceCategorySchema)
 @blp.problems(400, 401, 403, 404, 409, 422)
@@ -126,6 +135,7 @@ def get_service(service_id: uuid.UUID) -> Any:
 
 @blp.route("/services/<uuid:service_id>", methods=["PATCH"])
 @access.member(*WRITERS)
+@access.found(_known_service)
 @blp.arguments(ServiceUpdateSchema)
 @blp.response(200, ServiceSchema)
 @blp.problems(400, 401, 403, 404, 409, 422)

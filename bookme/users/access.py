@@ -177,3 +177,24 @@ def public(fn: F) -> F:
 
     wrapper._bookme_access = ("public", ())  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def found(lookup: Callable[..., Any]) -> Callable[[F], F]:
+    """Placed under an access decorator: `lookup(**path_args)` runs before the body is read.
+
+    The lookup raises NotFound (or Forbidden) for an object the caller cannot reach, so that
+    answer comes first whatever the body holds (API.md: access before body validation).
+    What it loaded is expired afterwards: the use case must read the rows it locks as they
+    are then, not as this unlocked early read saw them.
+    """
+
+    def decorator(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            lookup(**kwargs)
+            session().expire_all()
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

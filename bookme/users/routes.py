@@ -235,8 +235,13 @@ def add_member(args: dict[str, Any]) -> Any:
     return service.add_member(tenant=access.current_tenant(), actor=access.current_actor(), **args)
 
 
+def _known_member(user_id: uuid.UUID) -> None:
+    service.get_member(tenant=access.current_tenant(), user_id=user_id)
+
+
 @blp.route("/members/<uuid:user_id>", methods=["PATCH"])
 @access.member("owner")
+@access.found(_known_member)
 @blp.arguments(MemberUpdateSchema)
 @blp.response(200, MemberSchema)
 @blp.problems(400, 401, 403, 404, 409, 422)

@@ -306,6 +306,19 @@ def _lock_owners(tenant: tenancy.TenantRef) -> set[uuid.UUID]:
     )
 
 
+def get_member(*, tenant: tenancy.TenantRef, user_id: uuid.UUID) -> Membership:
+    """One member of this business (404 otherwise)."""
+    membership = session().scalar(
+        sa.select(Membership)
+        .join(Membership.user)
+        .options(contains_eager(Membership.user))
+        .where(Membership.tenant_id == tenant.id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        raise errors.NotFound("No such member in this business.")
+    return membership
+
+
 def _member(tenant: tenancy.TenantRef, user_id: uuid.UUID) -> Membership:
     membership = session().scalar(
         sa.select(Membership)
