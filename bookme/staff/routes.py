@@ -19,7 +19,7 @@ from bookme.staff.schemas import (
     ClosureUpdateSchema,
     DateOverrideQueryArgsSchema,
     DateOverrideSchema,
-    DateOverrideUpdateSchema,
+    DayIntervalsSchema,
     PeriodQueryArgsSchema,
     StaffCreateSchema,
     StaffQueryArgsSchema,
@@ -28,8 +28,7 @@ from bookme.staff.schemas import (
     TimeOffCreateSchema,
     TimeOffSchema,
     TimeOffUpdateSchema,
-    WorkingHoursSchema,
-    WorkingHoursUpdateSchema,
+    WorkingWeekSchema,
 )
 from bookme.users import access
 
@@ -55,6 +54,18 @@ DAY_PARAMETER = {
 
 def _ctx() -> dict[str, Any]:
     return {"tenant": access.current_tenant(), "actor": access.current_actor()}
+
+
+def _known_staff(staff_id: uuid.UUID) -> None:
+    service.get_staff(**_ctx(), staff_id=staff_id)
+
+
+def _known_time_off(staff_id: uuid.UUID, time_off_id: uuid.UUID) -> None:
+    service.get_time_off(**_ctx(), staff_id=staff_id, time_off_id=time_off_id)
+
+
+def _known_closure(closure_id: uuid.UUID) -> None:
+    service.get_closure(**_ctx(), closure_id=closure_id)
 
 
 def own_schedule(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,6 +122,7 @@ def get_staff(staff_id: uuid.UUID) -> Any:
 
 @blp.route("/staff/<uuid:staff_id>", methods=["PATCH"])
 @access.member(*WRITERS)
+@access.found(_known_staff)
 @blp.arguments(StaffUpdateSchema)
 @blp.response(200, StaffSchema)
 @blp.problems(400, 401, 403, 404, 409, 422)
@@ -153,31 +165,32 @@ def list_service_staff(
 @blp.route("/staff/<uuid:staff_id>/working-hours")
 @access.member()
 @own_schedule
-@blp.response(200, WorkingHoursSchema)
+@blp.response(200, WorkingWeekSchema(many=True))
 @blp.problems(400, 401, 403, 404)
 def get_working_hours(staff_id: uuid.UUID) -> Any:
-    """Get a staff member's weekly hours, by weekday then start."""
-    return service.get_working_hours(**_ctx(), staff_id=staff_id)
+    """Get a staff member's whole week: a list of intervals, by weekday then start."""
+    return service.get_working_hours(**_ctx(), staff_id=staff_id)["intervals"]
 
 
 @blp.route("/staff/<uuid:staff_id>/working-hours", methods=["PUT"])
 @access.member()
 @own_schedule
-@blp.arguments(WorkingHoursUpdateSchema)
-@blp.response(200, WorkingHoursSchema)
+@blp.arguments(WorkingWeekSchema(many=True))
+@blp.response(200, WorkingWeekSchema(many=True))
 @blp.problems(400, 401, 403, 404, 422)
-def set_working_hours(data: dict[str, Any], staff_id: uuid.UUID) -> Any:
+def set_working_hours(intervals: list[dict[str, Any]], staff_id: uuid.UUID) -> Any:
     """Replace a staff member's whole week at once.
 
-    The body is an object, `{"intervals": [{"weekday": 1, "start": "09:00", "end": "13:00"},
-    …]}` (a bare JSON list is refused with 400 `invalid_json`, like every non-object body).
-    ISO weekdays 1 to 7, local `HH:MM` times (`24:00` allowed as an end), start before end,
-    several intervals a day; overlapping intervals within a day → 422 `validation_error`
-    naming the later one's index: `{"intervals": {"2": ["Overlaps interval 1."]}}`.
+    The body is the week as a list, `[{"weekday": 1, "start": "09:00", "end": "13:00"}, …]`
+    (`[]`: no weekly hours); anything but a JSON array is 400 `invalid_json`. ISO weekdays
+    1 to 7, local `HH:MM` times (`24:00` allowed as an end), start before end, several
+    intervals a day, at most 100; overlapping intervals within a day → 422
+    `validation_error` naming the later one's index: `{"2": ["Overlaps interval 1."]}`.
+    Answers the week as stored, by weekday then start.
     """
     return service.set_working_hours(
-        **_ctx(), now=clock.now(), staff_id=staff_id, intervals=data["intervals"]
-    )
+        **_ctx(), now=clock.now(), staff_id=staff_id, intervals=intervals
+    )["intervals"]
 
 
 # --- date overrides -----------------------------------------------------------------------------
@@ -220,17 +233,18 @@ def get_date_override(staff_id: uuid.UUID, day: str) -> Any:
 )
 @access.member()
 @own_schedule
-@blp.arguments(DateOverrideUpdateSchema)
+@blp.arguments(DayIntervalsSchema(many=True))
 @blp.response(200, DateOverrideSchema)
 @blp.problems(400, 401, 403, 404, 422)
-def set_date_override(data: dict[str, Any], staff_id: uuid.UUID, day: str) -> Any:
+def set_date_override(intervals: list[dict[str, Any]], staff_id: uuid.UUID, day: str) -> Any:
     """Replace a staff member's hours on one local date.
 
-    Body `{"intervals": [{"start": "10:00", "end": "14:00"}, …]}`; an empty list makes it a
-    day off. Overlaps → 422 naming the later interval's index.
+    The body is the date's intervals as a list, `[{"start": "10:00", "end": "14:00"}, …]`
+    (at most 48); an empty list `[]` makes it a day off. Overlaps → 422 naming the later
+    interval's index. Answers `{"date", "intervals"}`.
     """
     return service.set_date_override(
-        **_ctx(), now=clock.now(), staff_id=staff_id, day=day, intervals=data["intervals"]
+        **_ctx(), now=clock.now(), staff_id=staff_id, day=day, intervals=intervals
     )
 
 
@@ -294,6 +308,7 @@ def get_time_off(staff_id: uuid.UUID, time_off_id: uuid.UUID) -> Any:
 
 @blp.route("/staff/<uuid:staff_id>/time-off/<uuid:time_off_id>", methods=["PATCH"])
 @access.member()
+@access.found(_known_time_off)
 @own_schedule
 @blp.arguments(TimeOffUpdateSchema)
 @blp.response(200, TimeOffSchema)
@@ -354,6 +369,7 @@ def get_closure(closure_id: uuid.UUID) -> Any:
 
 @blp.route("/closures/<uuid:closure_id>", methods=["PATCH"])
 @access.member(*WRITERS)
+@access.found(_known_closure)
 @blp.arguments(ClosureUpdateSchema)
 @blp.response(200, ClosureSchema)
 @blp.problems(400, 401, 403, 404, 422)

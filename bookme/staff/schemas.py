@@ -44,9 +44,12 @@ class InstantOrDate(ma.fields.Field):
     default_error_messages = {
         "invalid": "Expected an RFC 3339 instant with an offset, or a date YYYY-MM-DD."
     }
+    MAX_LENGTH = 40  # "2027-03-30T10:00:00.123456+01:00" is 32
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if not isinstance(value, str) or len(value) > self.MAX_LENGTH:
+            raise self.make_error("invalid")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             try:
                 day = dt.date.fromisoformat(value)
             except ValueError as exc:
@@ -54,9 +57,8 @@ class InstantOrDate(ma.fields.Field):
             if not EARLIEST.date() <= day < LATEST.date():
                 raise ma.ValidationError("Must be between 2000-01-01 and 2200-01-01.")
             return day
-        if isinstance(value, str):
-            # An unencoded "+" in a query string arrives as a space: "…T10:00:00 01:00".
-            value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", value)
+        # An unencoded "+" in a query string arrives as a space: "…T10:00:00 01:00".
+        value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", value)
         try:
             instant = Instant()._deserialize(value, attr, data, **kwargs)
         except ma.ValidationError as exc:
@@ -176,7 +178,7 @@ def overlap_errors(intervals: list[dict[str, Any]], same_day: Any) -> dict[int, 
 
 
 class WorkingHoursUpdateSchema(Schema):
-    """The whole week, replacing the previous one; an empty list means no weekly hours."""
+    """The whole week wrapped in an object (the admin's forms); the API takes a bare list."""
 
     intervals = ma.fields.List(
         ma.fields.Nested(WorkingIntervalSchema),
@@ -196,15 +198,8 @@ class WorkingHoursUpdateSchema(Schema):
             raise ma.ValidationError({"intervals": found})
 
 
-class WorkingHoursSchema(Schema):
-    intervals = ma.fields.List(
-        ma.fields.Nested(WorkingIntervalSchema),
-        metadata={"description": "Sorted by weekday, then start."},
-    )
-
-
 class DateOverrideUpdateSchema(Schema):
-    """One local date's intervals, replacing the weekly hours that day; `[]` = a day off."""
+    """One date's intervals wrapped in an object (the admin's forms); the API takes a list."""
 
     intervals = ma.fields.List(
         ma.fields.Nested(LocalIntervalSchema),
@@ -221,6 +216,70 @@ class DateOverrideUpdateSchema(Schema):
         found = overlap_errors(data["intervals"], lambda a, b: True)
         if found:
             raise ma.ValidationError({"intervals": found})
+
+
+class _IntervalListSchema(Schema):
+    """A list body (load with `many=True`): at most `max_items` intervals, none overlapping.
+
+    Overlaps → 422 naming the later interval's index: `{"2": ["Overlaps interval 1."]}`.
+    """
+
+    max_items = MAX_WEEK_INTERVALS
+
+    @staticmethod
+    def same_day(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return True
+
+    @ma.pre_load(pass_collection=True)
+    def _a_bounded_list(self, data: Any, many: bool, **kwargs: Any) -> Any:
+        # A missing body reaches the schema as {}: never read it as "no intervals".
+        if many and not isinstance(data, list):
+            raise ma.ValidationError("A JSON array of intervals is required.")
+        if many and len(data) > self.max_items:
+            raise ma.ValidationError(f"At most {self.max_items} intervals.")
+        return data
+
+    @ma.validates_schema(pass_collection=True, skip_on_field_errors=True)
+    def _no_overlap(self, data: Any, many: bool, **kwargs: Any) -> None:
+        if not many:
+            return
+        found = overlap_errors(list(data), self.same_day)
+        if found:
+            raise ma.ValidationError({str(i): messages for i, messages in found.items()})
+
+    def handle_error(self, error: ma.ValidationError, data: Any, **kwargs: Any) -> None:
+        # Item errors are keyed by index: as strings, like every other error key.
+        messages = error.messages
+        if isinstance(messages, dict):
+            error = ma.ValidationError(
+                {str(key): value for key, value in messages.items()},
+                data=error.data,
+                valid_data=error.valid_data,
+            )
+        raise error
+
+
+class WorkingWeekSchema(_IntervalListSchema, WorkingIntervalSchema):
+    """The whole week as the bare list API.md shows, replacing the previous one (`[]`: none).
+
+    `[{"weekday": 1, "start": "09:00", "end": "13:00"}, …]`: ISO weekdays, local wall-clock
+    times in the business's time zone, several intervals a day; overlaps within a day → 422.
+    """
+
+    max_items = MAX_WEEK_INTERVALS
+
+    class Meta(WorkingIntervalSchema.Meta):
+        pass
+
+    @staticmethod
+    def same_day(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return bool(a["weekday"] == b["weekday"])
+
+
+class DayIntervalsSchema(_IntervalListSchema, LocalIntervalSchema):
+    """One local date's intervals as a bare list, replacing the weekly hours; `[]` = day off."""
+
+    max_items = MAX_DAY_INTERVALS
 
 
 class DateOverrideSchema(Schema):
@@ -315,6 +374,7 @@ class PeriodQueryArgsSchema(QuerySchema):
         metadata={
             "description": "RFC 3339 instant with offset, or a local date (its start).",
             "type": "string",
+            "maxLength": InstantOrDate.MAX_LENGTH,
         },
     )
     to = InstantOrDate(
@@ -322,5 +382,6 @@ class PeriodQueryArgsSchema(QuerySchema):
             "description": "RFC 3339 instant with offset (exclusive), or a local date "
             "(inclusive: up to its end).",
             "type": "string",
+            "maxLength": InstantOrDate.MAX_LENGTH,
         }
     )

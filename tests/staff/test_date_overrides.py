@@ -1,4 +1,4 @@
-"""Date overrides: one local date's hours replacing the week; an empty list is a day off."""
+"""Date overrides: one local date's hours (a bare list) replacing the week; `[]` is a day off."""
 
 import json
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ def nadia(tenant):
 
 
 def test_an_override_is_set_read_replaced_and_removed(client, tenant, nadia):
-    body = {"intervals": [{"start": "14:00", "end": "18:00"}, {"start": "09:00", "end": "12:00"}]}
+    body = [{"start": "14:00", "end": "18:00"}, {"start": "09:00", "end": "12:00"}]
     response = client.put(url(nadia.id, "2027-03-01"), json=body, headers=tenant.headers())
     assert response.status_code == 200, response.get_json()
     expected = {
@@ -31,7 +31,7 @@ def test_an_override_is_set_read_replaced_and_removed(client, tenant, nadia):
     assert response.get_json() == expected
     assert client.get(url(nadia.id, "2027-03-01"), headers=tenant.headers()).get_json() == expected
 
-    off = client.put(url(nadia.id, "2027-03-01"), json={"intervals": []}, headers=tenant.headers())
+    off = client.put(url(nadia.id, "2027-03-01"), json=[], headers=tenant.headers())
     assert off.get_json() == {"date": "2027-03-01", "intervals": []}
 
     assert client.delete(url(nadia.id, "2027-03-01"), headers=tenant.headers()).status_code == 204
@@ -43,7 +43,7 @@ def test_an_override_is_set_read_replaced_and_removed(client, tenant, nadia):
     "day", ["2027-02-30", "20270301", "2027-3-1", "tomorrow", "2027-03-01T00:00"]
 )
 def test_a_malformed_date_is_a_validation_error(client, tenant, nadia, day):
-    response = client.put(url(nadia.id, day), json={"intervals": []}, headers=tenant.headers())
+    response = client.put(url(nadia.id, day), json=[], headers=tenant.headers())
     assert response.status_code == 422
     assert "date" in response.get_json()["errors"]
     assert client.delete(url(nadia.id, day), headers=tenant.headers()).status_code == 422
@@ -53,16 +53,18 @@ def test_a_malformed_date_is_a_validation_error(client, tenant, nadia, day):
     ("body", "errors"),
     [
         (
-            {"intervals": [{"start": "10:00", "end": "09:00"}]},
-            {"intervals": {"0": {"end": ["Must be after start."]}}},
+            [{"start": "10:00", "end": "09:00"}],
+            {"0": {"end": ["Must be after start."]}},
         ),
         (
-            {"intervals": [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}]},
-            {"intervals": {"1": ["Overlaps interval 0."]}},
+            [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}],
+            {"1": ["Overlaps interval 0."]},
         ),
-        ({"intervals": [{"start": "09:00", "end": "12:00", "weekday": 1}]}, None),
-        ({}, None),
-        ({"intervals": [{"start": "09:00", "end": "12:00"}] * 49}, None),
+        (
+            [{"start": "09:00", "end": "12:00", "weekday": 1}],
+            {"0": {"weekday": ["Unknown field."]}},
+        ),
+        ([{"start": "09:00", "end": "12:00"}] * 49, None),
     ],
 )
 def test_invalid_override_bodies_are_refused(client, tenant, nadia, body, errors):
@@ -70,6 +72,18 @@ def test_invalid_override_bodies_are_refused(client, tenant, nadia, body, errors
     assert response.status_code == 422
     if errors is not None:
         assert response.get_json()["errors"] == errors
+
+
+@pytest.mark.parametrize("raw", ["", json.dumps({"intervals": []}), json.dumps(None)])
+def test_an_override_body_must_be_a_list(client, tenant, nadia, raw):
+    response = client.put(
+        url(nadia.id, "2027-03-01"),
+        data=raw,
+        content_type="application/json",
+        headers=tenant.headers(),
+    )
+    assert response.status_code == (422 if raw == "" else 400), response.get_json()
+    assert client.get(url(nadia.id, "2027-03-01"), headers=tenant.headers()).status_code == 404
 
 
 def test_overrides_are_listed_by_date_within_a_range(client, tenant, nadia):
@@ -125,10 +139,7 @@ def test_staff_manage_only_their_own_overrides(client, tenant, staff_member, nad
     use_tenant(tenant)
     me = make_staff(user_id=staff_member.user_id)
     headers = tenant.headers(staff_member)
-    assert (
-        client.put(url(me.id, "2027-03-01"), json={"intervals": []}, headers=headers).status_code
-        == 200
-    )
+    assert client.put(url(me.id, "2027-03-01"), json=[], headers=headers).status_code == 200
     assert client.get(url(me.id), headers=headers).status_code == 200
     assert client.delete(url(me.id, "2027-03-01"), headers=headers).status_code == 204
     for response in (
@@ -150,8 +161,6 @@ def test_another_tenants_overrides_are_unreachable(client, tenant, other_tenant)
     assert client.get(url(theirs_id, "2027-03-01"), headers=tenant.headers()).status_code == 404
     assert client.delete(url(theirs_id, "2027-03-01"), headers=tenant.headers()).status_code == 404
     assert (
-        client.put(
-            url(theirs_id, "2027-03-01"), json={"intervals": []}, headers=tenant.headers()
-        ).status_code
+        client.put(url(theirs_id, "2027-03-01"), json=[], headers=tenant.headers()).status_code
         == 404
     )

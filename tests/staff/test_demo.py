@@ -89,7 +89,7 @@ def test_the_seed_command_prints_logins_that_work(app, client, db):
     mine = next(s for s in listed.get_json() if s["user_id"] == str(nadia_user.id))
     hours = client.get(f"/api/v1/staff/{mine['id']}/working-hours", headers=headers)
     assert hours.status_code == 200
-    assert len(hours.get_json()["intervals"]) == 12
+    assert len(hours.get_json()) == 12
 
     again = runner.invoke(args=["bookme", "demo", "seed", "--slug", "demo-cli"])
     assert again.exit_code == 0, again.output
