@@ -28,14 +28,14 @@ blp = Blueprint(
     __name__,
     description=(
         "Customers of the business: records, consents, search, history, GDPR export and "
-        "erasure. Any member reads them; owners and managers write them. A phone or email "
+        "erasure. Owners and managers only (a `staff` member gets 403). A phone or email "
         "already held by another active customer → 409 `phone_taken` / `email_taken` with "
         "that customer's id in `existing_id` (and in `detail`). Writing to a deleted or "
         "erased customer → 409 `conflict`."
     ),
 )
 
-WRITERS = access.MANAGERS
+MANAGERS = access.MANAGERS  # customers hold personal data: staff members have no access
 
 contact_taken = blp.alt_response(
     409,
@@ -52,8 +52,12 @@ def _ctx() -> dict[str, Any]:
     return {"tenant": access.current_tenant(), "actor": access.current_actor()}
 
 
+def _known_customer(customer_id: uuid.UUID) -> None:
+    service.get_customer(customer_id=customer_id)
+
+
 @blp.route("/customers")
-@access.member()
+@access.member(*MANAGERS)
 @blp.arguments(CustomerQueryArgsSchema, location="query")
 @blp.response(200, CustomerSchema(many=True))
 @blp.paginate()
@@ -72,7 +76,7 @@ def list_customers(args: dict[str, Any], pagination_parameters: PaginationParame
 
 
 @blp.route("/customers", methods=["POST"])
-@access.member(*WRITERS)
+@access.member(*MANAGERS)
 @blp.arguments(CustomerCreateSchema)
 @blp.response(201, CustomerSchema)
 @blp.problems(400, 401, 403, 404, 422)
@@ -83,7 +87,7 @@ def create_customer(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/customers/<uuid:customer_id>")
-@access.member()
+@access.member(*MANAGERS)
 @blp.response(200, CustomerSchema)
 @blp.problems(400, 401, 403, 404)
 def get_customer(customer_id: uuid.UUID) -> Any:
@@ -92,7 +96,8 @@ def get_customer(customer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/customers/<uuid:customer_id>", methods=["PATCH"])
-@access.member(*WRITERS)
+@access.member(*MANAGERS)
+@access.found(_known_customer)
 @blp.arguments(CustomerUpdateSchema)
 @blp.response(200, CustomerSchema)
 @blp.problems(400, 401, 403, 404, 422)
@@ -106,7 +111,7 @@ def update_customer(data: dict[str, Any], customer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/customers/<uuid:customer_id>", methods=["DELETE"])
-@access.member(*WRITERS)
+@access.member(*MANAGERS)
 @blp.response(204)
 @blp.problems(400, 401, 403, 404)
 def delete_customer(customer_id: uuid.UUID) -> Any:
@@ -115,16 +120,17 @@ def delete_customer(customer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/customers/<uuid:customer_id>/consents")
-@access.member()
+@access.member(*MANAGERS)
 @blp.response(200, ConsentEventSchema(many=True))
-@blp.problems(400, 401, 403, 404)
-def list_consents(customer_id: uuid.UUID) -> Any:
+@blp.paginate()
+@blp.problems(400, 401, 403, 404, 422)
+def list_consents(customer_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Any:
     """The customer's consent history, oldest first."""
-    return service.list_consent_events(customer_id=customer_id)
+    return service.list_consent_events(customer_id=customer_id, pagination=pagination_parameters)
 
 
 @blp.route("/customers/<uuid:customer_id>/bookings")
-@access.member()
+@access.member(*MANAGERS)
 @blp.response(200, CustomerBookingSchema(many=True))
 @blp.paginate()
 @blp.problems(400, 401, 403, 404, 422)
@@ -136,7 +142,7 @@ def list_bookings(customer_id: uuid.UUID, pagination_parameters: PaginationParam
 
 
 @blp.route("/customers/<uuid:customer_id>/export")
-@access.member(*WRITERS)
+@access.member(*MANAGERS)
 @blp.response(200, CustomerExportSchema)
 @blp.problems(400, 401, 403, 404)
 def export_customer(customer_id: uuid.UUID) -> Any:
@@ -149,7 +155,7 @@ def export_customer(customer_id: uuid.UUID) -> Any:
 
 
 @blp.route("/customers/<uuid:customer_id>/erase", methods=["POST"])
-@access.member(*WRITERS)
+@access.member(*MANAGERS)
 @blp.response(204)
 @blp.problems(400, 401, 403, 404)
 def erase_customer(customer_id: uuid.UUID) -> Any:

@@ -185,6 +185,21 @@ class CustomerQueryArgsSchema(QuerySchema):
         metadata={"description": "Only customers holding this tag; repeat to require several."},
     )
 
+    # The base schema's NUL check sees JSON bodies; query strings are checked here.
+    @ma.validates("q")
+    def _q_without_nul(self, value: str, **kwargs: Any) -> None:
+        _reject_nul(value)
+
+    @ma.validates("tag")
+    def _tags_without_nul(self, value: list[str], **kwargs: Any) -> None:
+        for item in value:
+            _reject_nul(item)
+
+
+def _reject_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ma.ValidationError("NUL characters are not allowed.")
+
 
 # --- history and export ---------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import Session, with_expression
 
 from bookme.core import errors, events, tenancy
+from bookme.core.api import paginate
 from bookme.core.db import session, transactional
 from bookme.customers.models import (
     CHANNELS,
@@ -698,16 +699,19 @@ def search_customers(
     return [row[0] for row in rows]
 
 
-def list_consent_events(*, customer_id: uuid.UUID) -> list[ConsentEvent]:
-    """The consent history, oldest first."""
+def list_consent_events(
+    *, customer_id: uuid.UUID, pagination: PaginationParameters | None = None
+) -> list[ConsentEvent]:
+    """The consent history, oldest first: one page of it when `pagination` is given."""
     _get(customer_id)
-    return list(
-        session().scalars(
-            sa.select(ConsentEvent)
-            .where(ConsentEvent.customer_id == customer_id)
-            .order_by(ConsentEvent.changed_at, ConsentEvent.id)
-        )
+    stmt = (
+        sa.select(ConsentEvent)
+        .where(ConsentEvent.customer_id == customer_id)
+        .order_by(ConsentEvent.changed_at, ConsentEvent.id)
     )
+    if pagination is not None:
+        return paginate(stmt, pagination)
+    return list(session().scalars(stmt))
 
 
 def list_customer_events(*, customer_id: uuid.UUID) -> list[CustomerEvent]:
