@@ -684,6 +684,11 @@ def _write_online(
 ) -> Payment:
     booking = _booking(booking_id, lock=True)
     _check_payable(booking, now)
+    due = amount_due(booking)
+    if prepared.amount > due:  # paid meanwhile (at the counter, another link)
+        raise errors.validation_error(
+            {"amount": [f"At most {money.format(due)} {booking.currency} is due now."]}
+        )
     # Replaced: the earlier open (or failed, still payable at its provider) payment is
     # cancelled here and remotely, so the customer can never pay twice.
     for earlier in _unsettled(booking.id):
@@ -714,7 +719,8 @@ def _record_cash(
         kind=_kind(booking, amount),
         amount=amount,
         currency=tenant.currency,
-        status="requires_payment",
+        status="succeeded",  # paid at the counter: never an open payment
+        succeeded_at=now,
         amount_refunded=0,
         actor=actor.as_dict(),
         created_at=now,
@@ -723,6 +729,10 @@ def _record_cash(
     session().add(payment)
     session().flush()
     _succeed(tenant=tenant, booking=booking, payment=payment, now=now, charge=None, actor=actor)
+    left = amount_due(booking)
+    for open_online in _unsettled(booking.id):  # a pay link for more than is now due
+        if open_online.amount > left:
+            _cancel_open(tenant, open_online, now, reason="Paid at the counter instead.")
     return payment
 
 
@@ -908,6 +918,20 @@ def _succeed(
             actor=_system(),
             now=now,
         )
+    elif payment.is_online:
+        paid, _, _ = _paid(booking.id)
+        excess = min(paid - money.parse(booking.price), payment.amount)
+        if excess > 0:  # two payments raced (a pay link and the counter): give back the excess
+            _reserve_refund(
+                tenant=tenant,
+                booking=booking,
+                payment=payment,
+                amount=excess,
+                origin="late_payment",
+                reason="Paid more than the price.",
+                actor=_system(),
+                now=now,
+            )
 
 
 @transactional

@@ -359,3 +359,48 @@ def test_an_unreachable_provider_answers_502_and_records_nothing(api, app, monke
     assert answer.get_json()["code"] == "provider_error"
     assert rows("SELECT count(*) AS n FROM bookings")[0].n == 0
     assert rows("SELECT count(*) AS n FROM payments")[0].n == 0
+
+
+def test_cash_at_the_counter_cancels_a_pay_link_for_more_than_is_left(configured, providers):
+    booking = configured.staff_book(configured.salon.plain)
+    link = configured.post(f"/bookings/{booking['id']}/payments", {"provider": "stripe"}).get_json()
+    assert link["amount"] == "80.00"
+    configured.post(f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "30.00"})
+    assert configured.payment(link["id"])["status"] == "cancelled"
+    drain()
+
+
+def test_an_online_payment_racing_the_counter_gives_back_the_excess(configured, providers):
+    url, _ = providers
+    created = configured.booked(configured.salon.color)  # 300.00 prepaid online
+    intent = pay_intent(url, configured.payment(created["payment"]["id"])["provider_reference"])
+    # Meanwhile the customer also paid 100.00 in cash (the hold keeps the link open).
+    from bookme.payments import service
+    from tests.payments.test_webhooks import _tenant
+
+    service._record_cash(
+        tenant=_tenant(configured),
+        actor=_system_actor(),
+        now=clock.now(),
+        booking_id=_uuid(created["id"]),
+        amount=10000,
+    )
+    body, headers = signed(stripe_event("payment_intent.succeeded", intent))
+    configured.stripe_webhook(body, headers)
+    drain()
+    payment = configured.payment(created["payment"]["id"])
+    assert (payment["status"], payment["amount_refunded"]) == ("partially_refunded", "100.00")
+    booking = configured.booking(created["id"])
+    assert (booking["amount_paid"], booking["payment_status"]) == ("300.00", "paid")
+
+
+def _system_actor():
+    from bookme.users.access import SYSTEM
+
+    return SYSTEM
+
+
+def _uuid(value):
+    import uuid
+
+    return uuid.UUID(value)
