@@ -25,7 +25,7 @@ from bookme.bookings.schemas import (
     PublicRescheduleSchema,
 )
 from bookme.core import clock, errors, tenancy
-from bookme.core.api import Blueprint
+from bookme.core.api import Blueprint, ProblemSchema
 from bookme.core.ratelimit import client_address
 from bookme.extensions import limiter
 from bookme.users import access
@@ -227,6 +227,13 @@ def reschedule_booking(data: dict[str, Any], booking_id: uuid.UUID) -> Any:
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(PublicBookingCreateSchema)
 @blp.response(201, PublicBookingCreatedSchema)
+@blp.alt_response(
+    502,
+    schema=ProblemSchema,
+    content_type=errors.PROBLEM_MIMETYPE,
+    description="The payment provider refused or could not be reached (`provider_error`); "
+    "nothing was booked.",
+)
 @blp.problems(400, 403, 404, 409, 422, 429)
 def create_public_booking(headers: dict[str, Any], data: dict[str, Any]) -> Any:
     """Book as a customer (no account): 201 with the booking and its `manage_token`, shown once.
@@ -234,6 +241,12 @@ def create_public_booking(headers: dict[str, Any], data: dict[str, Any]) -> Any:
     The customer is found by phone (else email) or created. Rate-limited: 20 a minute per
     client address, 5 an hour per phone number (429 `rate_limited` with Retry-After).
     `Idempotency-Key` works as on `POST /bookings`, scoped to the client address.
+
+    A service asking for online payment (a deposit or all of it) takes `payment_provider`
+    (`stripe`, the default, or `paypal`): the booking is `pending` until `payment_due_at` and
+    the 201 carries the `payment` to complete. A provider the business has not set up → 422
+    `provider_not_configured`; a provider that fails → 502 `provider_error`; either way
+    nothing is booked.
     """
     return service.create_public_booking(
         **_ctx(),
