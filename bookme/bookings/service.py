@@ -1134,3 +1134,25 @@ def _service_deleting(*, service_id: uuid.UUID, now: datetime, **_: Any) -> None
 def _staff_deleting(*, staff_id: uuid.UUID, now: datetime, **_: Any) -> None:
     if _future_active(Booking.staff_id, staff_id, now):
         raise errors.Conflict("This staff member has upcoming bookings; deactivate them instead.")
+
+
+# Reasons the system writes (not a person's words), kept when a customer is erased.
+SYSTEM_CANCELLATION_REASONS = ("payment_expired",)
+
+
+@events.subscribe("customer_erased")
+def _scrub_erased_customer(*, tenant: Any, actor: Any, now: datetime, customer_id: uuid.UUID) -> None:
+    """Erasure keeps the bookings for the business's records, without the free text about them."""
+    session().execute(
+        sa.update(Booking)
+        .where(Booking.customer_id == customer_id)
+        .values(
+            notes=None,
+            cancellation_reason=sa.case(
+                (Booking.cancellation_reason.in_(SYSTEM_CANCELLATION_REASONS),
+                 Booking.cancellation_reason),
+                else_=None,
+            ),
+            updated_at=now,
+        )
+    )

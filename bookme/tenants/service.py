@@ -440,6 +440,27 @@ def list_all(*, status: str | None = None) -> list[Tenant]:
     return list(session().scalars(stmt))
 
 
+def for_each_tenant(work: Any, *, log: Any = None) -> int:
+    """Run `work(tenant_ref)` for every active tenant, each with that tenant current.
+
+    One tenant's failure is logged and rolled back; the others still run. Returns how many
+    tenants completed.
+    """
+    refs = [to_ref(t) for t in list_all(status="active")]
+    session().rollback()
+    done = 0
+    for ref in refs:
+        try:
+            with tenancy.using(ref):
+                work(ref)
+            done += 1
+        except Exception:
+            if log is not None:
+                log.exception("periodic work failed for tenant %s", ref.slug)
+            session().rollback()
+    return done
+
+
 def events(*, tenant_id: uuid.UUID) -> list[TenantEvent]:
     """A tenant's lifecycle history, oldest first."""
     return list(
