@@ -8,6 +8,7 @@ parameters every Stripe-compatible server takes are sent (no `automatic_payment_
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import stripe
@@ -58,16 +59,22 @@ def _charge_id(value: object) -> str | None:
     return str(getattr(value, "id", None) or "") or None
 
 
+@functools.lru_cache(maxsize=256)
+def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
+    """One client per business key (and base address), so its HTTP connections are reused."""
+    return stripe.StripeClient(
+        secret_key,
+        base_addresses={"api": api_base} if api_base else None,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        max_network_retries=2,
+    )
+
+
 class Stripe:
     name = "stripe"
 
     def __init__(self, secret_key: str, *, api_base: str | None = None) -> None:
-        self.client = stripe.StripeClient(
-            secret_key,
-            base_addresses={"api": api_base} if api_base else None,
-            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
-            max_network_retries=2,
-        )
+        self.client = _client(secret_key, api_base)
 
     def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         try:
