@@ -79,10 +79,12 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     app.extensions["bookme.redis"] = Redis.from_url(settings.redis_url)
     api.init_app(app)
 
+    from bookme.core import db as core_db
     from bookme.core import errors, http
     from bookme.tenants.service import origin_allowed
 
     errors.register(app, html_renderer=_html_error)
+    core_db.register(app)
     http.register(app, tenant_origins=origin_allowed)
 
     _register_blueprints(app)
