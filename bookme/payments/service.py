@@ -1046,9 +1046,10 @@ def capture_paypal(
     if payment.status == "cancelled":
         raise errors.InvalidTransition("This payment was cancelled; ask for a new payment link.")
     remote = provider("paypal", load_settings())
-    session().rollback()
-    result = _call(remote.capture, payment.provider_reference, payment_id=payment.id)  # type: ignore[attr-defined]
-    payment = apply_remote(tenant=tenant, now=now, payment_id=payment.id, remote=result)
+    reference = payment.provider_reference
+    session().rollback()  # no transaction stays open across the provider call
+    result = _call(remote.capture, reference, payment_id=payment_id)  # type: ignore[attr-defined]
+    payment = apply_remote(tenant=tenant, now=now, payment_id=payment_id, remote=result)
     return open_view(payment)
 
 
@@ -1286,20 +1287,21 @@ def execute_refund(*, tenant: tenancy.TenantRef, now: datetime, refund_id: uuid.
         )
         currency = payment.charged_currency or currency
     reference, charge = payment.provider_reference or "", payment.provider_charge
-    session().rollback()
+    known = refund.provider_reference
+    session().rollback()  # no transaction stays open across the provider call
     try:
-        if refund.provider_reference:
-            outcome = remote.fetch_refund(refund.provider_reference)
+        if known:
+            outcome = remote.fetch_refund(known)
         else:
             outcome = remote.refund(
-                refund_id=refund.id,
+                refund_id=refund_id,
                 reference=reference,
                 charge=charge,
                 amount=amount,
                 currency=currency,
             )
     except Rejected as exc:
-        if refund.provider_reference:  # the provider has it but won't show it: keep waiting
+        if known:  # the provider has it but won't show it: keep waiting
             log.warning("refund %s: provider refused to show it (%s)", refund_id, exc)
             return "pending"
         outcome = RefundOutcome(status="failed", failure_reason=str(exc))
@@ -1536,10 +1538,18 @@ def reconcile(*, tenant: tenancy.TenantRef, now: datetime, limit: int = 500) -> 
         )
         .all()
     )
-    session().rollback()
-    for payment_id, name, reference in candidates:
+    remotes: dict[str, Provider] = {}
+    for name in {row.provider for row in candidates}:
         try:
-            remote = provider(name, settings)
+            remotes[name] = provider(name, settings)
+        except errors.BookMeError:  # no longer set up: nothing to ask
+            log.warning("reconcile: %s is not set up any more", name)
+    session().rollback()  # no transaction stays open across the provider calls
+    for payment_id, name, reference in candidates:
+        if name not in remotes:
+            continue
+        try:
+            remote = remotes[name]
             state = remote.fetch(reference)
             if name == "paypal" and state.approved:
                 state = remote.capture(reference, payment_id=payment_id)  # type: ignore[attr-defined]
