@@ -217,6 +217,17 @@ class ServiceForm(FlaskForm):
     min_notice_minutes = IntegerField(_l("Minimum notice (minutes)"), default=60)
     max_advance_days = IntegerField(_l("Bookable up to (days ahead)"), default=60)
     is_active = BooleanField(_l("Bookable"), default=True)
+    payment_mode = SelectField(
+        _l("Online payment when customers book"),
+        choices=options(
+            [("none", _l("None: paid at the business")), ("deposit", _l("A deposit")),
+             ("full", _l("The full price"))]
+        ),
+    )  # fmt: skip
+    deposit_amount = StringField(
+        _l("Deposit amount"), validators=[Optional(), Length(max=20)], filters=[none_if_blank]
+    )
+    deposit_percent = IntegerField(_l("or deposit percentage"), validators=[Optional()])
 
 
 class StaffForm(FlaskForm):

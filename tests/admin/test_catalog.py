@@ -254,3 +254,17 @@ def test_unknown_catalog_rows_are_404(signed_in, salon):
     for url in (f"/admin/services/{uuid.uuid4()}/edit", f"/admin/staff/{uuid.uuid4()}/hours",
                 f"/admin/categories/{uuid.uuid4()}/edit"):  # fmt: skip
         browser.get(url, status=404)
+
+
+def test_a_service_asks_a_deposit_through_the_apis_payment_rules(signed_in, salon):
+    browser = signed_in("owner")
+    url = f"/admin/services/{salon.service.id}/edit"
+    response = browser.submit(url, "service-form", payment_mode="deposit")
+    assert response.status_code == 422
+    assert "exactly one" in Page(response.text).text("deposit_amount-error")
+    response = browser.submit(url, "service-form", payment_mode="deposit", deposit_percent="30")
+    assert response.status_code == 303
+    (service,) = _all(salon, Service, Service.id == salon.service.id)
+    session().refresh(service)
+    assert service.payment == {"mode": "deposit", "deposit_amount": None, "deposit_percent": 30}
+    assert browser.page(url).form("service-form").data()["payment_mode"] == "deposit"

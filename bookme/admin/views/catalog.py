@@ -142,6 +142,11 @@ def _service_payload(form: ServiceForm) -> dict[str, Any]:
         "min_notice_minutes": form.min_notice_minutes.data,
         "max_advance_days": form.max_advance_days.data,
         "is_active": bool(form.is_active.data),
+        "payment": {
+            "mode": form.payment_mode.data or "none",
+            "deposit_amount": form.deposit_amount.data,
+            "deposit_percent": form.deposit_percent.data,
+        },
     }
 
 
@@ -157,6 +162,9 @@ def service_form(service_id: uuid.UUID | None = None) -> Response:
     )
     if request.method == "GET" and existing is not None:
         form.category_id.data = str(existing.category_id or "")
+        form.payment_mode.data = existing.payment_mode
+        if existing.deposit_amount is not None:
+            form.deposit_amount.data = f"{existing.deposit_amount:.2f}"
     if form.validate_on_submit():
         payload = _service_payload(form)
         try:
@@ -167,7 +175,7 @@ def service_form(service_id: uuid.UUID | None = None) -> Response:
                     **svc(), service_id=existing.id, data=load(ServiceUpdateSchema(), payload)
                 )
         except errors.BookMeError as exc:
-            put_errors(form, exc)
+            put_errors(form, exc, aliases={"payment.mode": "payment_mode"})
         else:
             flash(_("Service saved."), "success")
             return see_other(url_for("admin.services"))
