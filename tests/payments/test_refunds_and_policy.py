@@ -404,3 +404,40 @@ def _uuid(value):
     import uuid
 
     return uuid.UUID(value)
+
+
+def test_no_transaction_is_open_while_a_provider_is_called(configured, providers, monkeypatch):
+    from bookme.core.db import session
+    from bookme.payments.providers import paypal, stripe
+
+    seen: list[tuple[str, bool]] = []
+
+    def watch(cls, name):
+        original = getattr(cls, name)
+
+        def wrapper(self, *args, **kwargs):
+            seen.append((f"{cls.__name__}.{name}", session().in_transaction()))
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, wrapper)
+
+    for cls, names in ((stripe.Stripe, ("open", "refund")), (paypal.PayPal, ("open", "capture"))):
+        for name in names:
+            watch(cls, name)
+    url, fake = providers
+    created = _paid(configured, url)  # opens a PaymentIntent with the booking
+    configured.post(f"/payments/{created['payment']['id']}/refunds", {"amount": "10.00"})
+    other = configured.booked(configured.salon.cut, "2027-05-04 11:00", payment_provider="paypal")
+    order = configured.payment(other["payment"]["id"])["provider_reference"]
+    fake.approve(order)
+    configured.client.post(
+        f"/api/v1/public/payments/{other['payment']['id']}/paypal/capture",
+        headers={"X-Tenant": configured.salon.tenant.slug},
+    )
+    assert [name for name, _ in seen] == [
+        "Stripe.open",
+        "Stripe.refund",
+        "PayPal.open",
+        "PayPal.capture",
+    ]
+    assert [name for name, open_ in seen if open_] == []
