@@ -156,3 +156,26 @@ def test_an_unknown_invoice_is_404(api):
 
     assert api.get(f"/invoices/{uuid.uuid4()}").status_code == 404
     assert api.get(f"/invoices/{uuid.uuid4()}/pdf").status_code == 404
+
+
+def test_an_arabic_speaking_customer_gets_the_pdf_in_arabic(api):
+    answer = api.post(
+        "/bookings",
+        {
+            "service_id": str(api.salon.plain.id),
+            "staff_id": str(api.salon.nadia.id),
+            "starts_at": "2027-05-04T15:00:00+01:00",
+            "customer": {"full_name": "سلمى", "phone": "+212612345679", "locale": "ar"},
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+    api.post(
+        f"/bookings/{answer.get_json()['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    )
+    invoice = api.get("/invoices").get_json()[0]
+    assert invoice["locale"] == "ar"
+    document = api.get(f"/invoices/{invoice['id']}/pdf")
+    assert document.status_code == 200 and document.data.startswith(b"%PDF-")
+    text = _extract(document.data)
+    if text is not None:
+        assert "فاتورة" in text and invoice["number"] in text
