@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -301,6 +302,22 @@ def test_events_are_the_audit_trail_oldest_first(http, salon):
     assert times == sorted(times)
     assert events[-1]["from_status"] == "confirmed"
     assert events[-1]["to_status"] == "cancelled"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bookings: instants inside an event's `data` (starts_at of `created`, the old and "
+    "new times of `rescheduled`) are rendered in UTC (+00:00), not with the tenant's offset",
+)
+def test_instants_inside_event_data_carry_the_tenants_offset(http, salon):
+    booking = _booking(http, salon)
+    http.ok(
+        "POST", f"/bookings/{booking['id']}/reschedule", json={"starts_at": at("2027-05-04 12:00")}
+    )
+    text = http.get(f"/bookings/{booking['id']}/events").get_data(as_text=True)
+    instants = re.findall(r'"(\d{4}-\d{2}-\d{2}T[^"]+)"', text)
+    assert instants
+    assert [i for i in instants if not i.endswith("+01:00")] == []
 
 
 @pytest.mark.xfail(

@@ -385,3 +385,73 @@ def test_the_default_page_size_is_20(http):
     response = http.get("/service-categories")
     assert len(response.get_json()) == 20
     assert json.loads(response.headers["X-Pagination"])["total_pages"] == 2
+
+
+LISTS = [
+    "/members", "/tenants", "/service-categories", "/services", "/staff", "/closures",
+    "/customers", "/bookings", "/notifications", "/payments", "/invoices",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_every_list_answers_with_an_x_pagination_header(http, path):
+    response = http.get(path, query_string={"page": 1, "page_size": 5})
+    meta = pagination(response)
+    assert isinstance(meta["total"], int)
+    assert isinstance(meta["total_pages"], int)
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_every_list_refuses_a_page_size_over_100(http, path):
+    response = http.get(path, query_string={"page_size": 101})
+    assert "page_size" in assert_problem(response, 422, "validation_error")["errors"]
+
+
+# --- request bodies in the document ---------------------------------------------------------------
+
+SERVER_OWNED = {"id", "status", "created_at", "updated_at", "manage_token"}
+
+
+def _objects(spec, schema, where, found, depth=0):
+    schema = resolve(spec, schema)
+    if not isinstance(schema, dict) or depth > 20:
+        return
+    if schema.get("type") == "object" or "properties" in schema:
+        found.append((where, schema))
+        for name, sub in schema.get("properties", {}).items():
+            _objects(spec, sub, f"{where}.{name}", found, depth + 1)
+    if "items" in schema:
+        _objects(spec, schema["items"], f"{where}[]", found, depth + 1)
+
+
+def request_objects(spec):
+    for method, path, operation in operations(spec):
+        body = operation.get("requestBody")
+        if not body or not path.startswith("/api/v1/"):
+            continue
+        content = resolve(spec, body)["content"].get("application/json")
+        if content:
+            found: list[Any] = []
+            _objects(spec, content["schema"], f"{method} {path}", found)
+            yield from found
+
+
+def test_request_bodies_refuse_unknown_fields_in_the_document(spec):
+    open_objects = [
+        where
+        for where, schema in request_objects(spec)
+        if schema.get("properties") and schema.get("additionalProperties") is not False
+    ]
+    assert open_objects == []
+
+
+def test_no_request_body_takes_a_server_owned_field(spec):
+    bad = []
+    for where, schema in request_objects(spec):
+        owned = SERVER_OWNED & set(schema.get("properties", {}))
+        # A service's price is the catalog's own input; a booking's is server-owned.
+        if "price" in schema.get("properties", {}) and "/services" not in where:
+            owned.add("price")
+        if owned:
+            bad.append(f"{where}: {sorted(owned)}")
+    assert bad == []
