@@ -184,6 +184,8 @@ def load() -> AdminContext | None:
         chosen, role = next(((t, r) for t, r in rows if t.slug == wanted), (None, None))
         if chosen is None and user.is_operator:
             chosen = db_session().scalar(sa.select(Tenant).where(Tenant.slug == wanted))
+    if chosen is not None and chosen.status != "active":
+        chosen = None  # suspended since it was chosen: fall back to one that works
     if chosen is None:
         chosen, role = next(((t, r) for t, r in rows if t.status == "active"), (None, None))
     if chosen is not None and chosen.status == "active":

@@ -303,3 +303,21 @@ def test_a_password_hash_is_never_written_to_the_cookie(signed_in, app, salon):
     user = session().get(User, salon.member("owner").user_id)
     assert user.password_hash not in str(content)
     assert set(content) <= {"_permanent", "uid", "stamp", "tenant", "lang", "csrf_token"}
+
+
+def test_a_suspended_business_gives_way_to_another_membership(signed_in, salon):
+    from bookme.core.clock import now
+    from bookme.tenants.service import set_status
+
+    other = make_tenant(name="Hammam Zitoun")
+    session().add(
+        Membership(tenant_id=other.id, user_id=salon.member("manager").user_id, role="manager")
+    )
+    session().commit()
+    visitor = signed_in("manager")
+    visitor.send(visitor.page("/admin/"), "switch-tenant", slug=other.slug)
+    assert "Hammam Zitoun" in visitor.get("/admin/").text
+    set_status(slug=other.slug, status="suspended", now=now())
+    page = visitor.page("/admin/")
+    assert "Salon Test" in page.html and "Hammam Zitoun" not in page.text("main")
+    assert not page.has_form("switch-tenant")  # one business left to work in
