@@ -189,6 +189,7 @@ def test_staff_run_their_day_in_the_admin(app, live_server, page, world, artifac
     page.fill("#pick-date", "2027-05-06")
     page.dispatch_event("#pick-date", "change")
     page.wait_for_selector("legend:has-text('jeudi 6 mai 2027')")
+    shot(page, artifacts, "new-booking")
     axe(page, "new booking")
     page.check(f"#booking-form input[value='{at('2027-05-06 14:00')}']")
     page.fill("#full_name", "Karima Form")
@@ -201,6 +202,7 @@ def test_staff_run_their_day_in_the_admin(app, live_server, page, world, artifac
 
     # Bulk-cancel two bookings, with the confirmation page.
     page.goto(f"{live_server}/admin/bookings?from=2027-05-05&to=2027-05-05")
+    shot(page, artifacts, "bookings")
     axe(page, "bookings")
     page.check(f"input[name=ids][value='{b1['id']}']")
     page.check(f"input[name=ids][value='{b2['id']}']")
