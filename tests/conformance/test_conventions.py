@@ -535,3 +535,23 @@ def test_a_nul_character_in_any_query_string_is_422(http, salon, path, param):
         query.update({"service_id": str(salon.service.id), "to": "2027-05-04"})
     response = http.get(path.format(staff=salon.nadia.id), query_string=query)
     assert param in assert_problem(response, 422, "validation_error")["errors"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/closures", "/staff/{staff}/time-off", "/bookings", "/payments", "/invoices"]
+)
+@pytest.mark.parametrize("bound", ["from", "to"])
+def test_a_query_instant_without_an_offset_is_422(http, salon, path, bound):
+    response = http.get(
+        path.format(staff=salon.nadia.id), query_string={bound: "2027-05-04T10:00:00"}
+    )
+    assert bound in assert_problem(response, 422, "validation_error")["errors"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/closures", "/staff/{staff}/time-off", "/bookings", "/payments", "/invoices"]
+)
+def test_a_query_instant_with_an_offset_or_a_local_date_is_taken(http, salon, path):
+    for value in ("2027-05-04T10:00:00+01:00", "2027-05-04T09:00:00Z", "2027-05-04"):
+        response = http.get(path.format(staff=salon.nadia.id), query_string={"from": value})
+        assert response.status_code == 200, (value, response.get_data(as_text=True))
