@@ -182,3 +182,14 @@ def test_both_endpoints_are_documented_under_availability(client):
     assert member["security"] == [{"bearerAuth": []}]
     assert {"from", "to", "service_id", "staff_id"} <= {p.get("name") for p in member["parameters"]}
     assert {"200", "404", "422"} <= set(public["responses"])
+
+
+def test_dates_at_the_ends_of_the_calendar_answer_without_slots(client, tenant, salon):
+    for first, last in [("0001-01-01", "0001-01-07"), ("9999-12-25", "9999-12-31")]:
+        response = client.get(
+            "/api/v1/public/availability",
+            query_string=query(salon[0], **{"from": first, "to": last}),
+            headers={"X-Tenant": tenant.slug},
+        )
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["slots"] == []
