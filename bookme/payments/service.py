@@ -799,8 +799,8 @@ def _prepare_checkout(
 ) -> None:
     """Before the booking's transaction: open the provider's payment when the service asks one."""
     service = session().scalars(sa.select(Service).where(Service.id == data["service_id"])).first()
-    if service is None or service.payment_mode == "none":
-        return
+    if service is None or not service.is_active or service.payment_mode == "none":
+        return  # the booking itself answers for an unknown or inactive service
     amount = required_amount(service)
     if amount <= 0:
         return
@@ -1502,9 +1502,13 @@ def expire_open_payments(*, tenant: tenancy.TenantRef, now: datetime) -> int:
     return expired
 
 
+EVENTS_KEPT = timedelta(days=90)
+
+
 def reconcile(*, tenant: tenancy.TenantRef, now: datetime, limit: int = 500) -> dict[str, int]:
-    """Ask the providers about payments still open past their hold, and pending refunds."""
-    counts = {"payments": 0, "refunds": 0}
+    """Ask the providers about payments still open past their hold, and pending refunds; forget
+    webhook events processed more than 90 days ago (providers stop retrying within days)."""
+    counts = {"payments": 0, "refunds": 0, "events_purged": _purge_events(now=now)}
     cutoff = now - RECONCILE_AFTER
     settings = load_settings()
     candidates = (
@@ -1936,6 +1940,17 @@ _PAYPAL = {
     "PAYMENT.CAPTURE.DENIED": _paypal_capture,
     "PAYMENT.CAPTURE.REFUNDED": _paypal_refunded,
 }
+
+
+@transactional
+def _purge_events(*, now: datetime) -> int:
+    result = session().execute(
+        sa.delete(PaymentWebhookEvent).where(
+            PaymentWebhookEvent.processed_at.is_not(None),
+            PaymentWebhookEvent.processed_at < now - EVENTS_KEPT,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def unprocessed_events(

@@ -119,3 +119,14 @@ def test_an_event_that_keeps_failing_is_left_after_twenty_attempts(configured):
     session().execute(sa.text("UPDATE payment_webhook_events SET attempts = 20"))
     clock.advance(timedelta(minutes=2))
     assert service.unprocessed_events(now=clock.now(), older_than=timedelta(minutes=1)) == []
+
+
+def test_processed_events_are_forgotten_after_ninety_days(configured):
+    body, headers = signed(stripe_event("customer.created", {"id": "cus_1"}))
+    configured.stripe_webhook(body, headers)
+    clock.advance(timedelta(days=89))
+    tasks.reconcile()
+    assert rows("SELECT count(*) AS n FROM payment_webhook_events")[0].n == 1
+    clock.advance(timedelta(days=2))
+    tasks.reconcile()
+    assert rows("SELECT count(*) AS n FROM payment_webhook_events")[0].n == 0
