@@ -17,6 +17,7 @@ from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.pagination import PaginationParameters
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import MultiDict
 
 from bookme.core import errors
 
@@ -99,6 +100,21 @@ class Blueprint(_Blueprint):
     """
 
     ARGUMENTS_PARSER = Parser()
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}
+
+    @staticmethod
+    def _make_pagination_metadata(page: int, page_size: int, item_count: int) -> dict[str, Any]:
+        """All seven keys of API.md on every page; `null` where there is no such page."""
+        total_pages = (item_count + page_size - 1) // page_size
+        return {
+            "total": item_count,
+            "total_pages": total_pages,
+            "page": page,
+            "first_page": 1,
+            "last_page": max(total_pages, 1),
+            "previous_page": page - 1 if page > 1 else None,
+            "next_page": page + 1 if page < total_pages else None,
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -193,8 +209,13 @@ def _reject_nul(value: Any, path: str = "") -> dict[str, list[str]]:
     if isinstance(value, str):
         if "\x00" in value:
             found[path or "_schema"] = ["NUL characters are not allowed."]
-    elif isinstance(value, dict):
-        for key, item in value.items():
+    elif isinstance(value, Mapping):
+        # Query strings arrive as webargs' proxy over a werkzeug MultiDict: read every value.
+        raw = getattr(value, "data", value)
+        items = raw.items(multi=True) if isinstance(raw, MultiDict) else raw.items()
+        for key, item in items:
+            if "\x00" in str(key):
+                found[path or "_schema"] = ["NUL characters are not allowed."]
             found.update(_reject_nul(item, f"{path}.{key}" if path else str(key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -227,7 +248,7 @@ class QuerySchema(Schema):
 # --- shared fields ------------------------------------------------------------------------------
 
 
-def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.String:  # noqa: N802
+def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.String:
     """A string with a maximum length, stated in the OpenAPI schema."""
     return ma.fields.String(validate=ma.validate.Length(min=min_length, max=max_length), **kwargs)
 
@@ -271,7 +292,13 @@ class LocalTime(ma.fields.String):
     """A local wall-clock time, `HH:MM`."""
 
     default_error_messages = {"invalid": "Expected a local time as HH:MM."}
-    _re = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+    PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+    _re = re.compile(PATTERN)
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"maxLength": 5, "pattern": self.PATTERN, "example": "09:00"}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -302,6 +329,13 @@ class Money(ma.fields.String):
     """A non-negative decimal string with at most two places (`"150.00"`)."""
 
     default_error_messages = {"invalid": 'Expected a non-negative amount like "150.00".'}
+    PATTERN = r"^\d{1,8}(\.\d{1,2})?$"
+    _re = re.compile(PATTERN)
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"maxLength": 11, "pattern": self.PATTERN, "example": "150.00"}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -311,6 +345,8 @@ class Money(ma.fields.String):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.make_error("invalid")
+        if isinstance(value, str) and not self._re.match(value):
+            raise self.make_error("invalid")  # no exponents, signs, spaces or leading padding
         try:
             amount = Decimal(str(value))
         except InvalidOperation as exc:
@@ -325,7 +361,7 @@ class Money(ma.fields.String):
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
-def Currency(**kwargs: Any) -> ma.fields.String:  # noqa: N802
+def Currency(**kwargs: Any) -> ma.fields.String:
     """An ISO 4217 currency code."""
     from babel.numbers import list_currencies
 

@@ -239,26 +239,13 @@ def unbounded_strings(spec, tag):
     return found
 
 
-CORE_MONEY = (
-    "core: the shared Money field (bookme/core/api.py) states no maxLength in the OpenAPI "
-    "schema and accepts strings of any length (leading zeros)"
-)
-
-
 @pytest.mark.parametrize(
     "tag",
     [
         "users",
         "tenants",
-        pytest.param("catalog", marks=pytest.mark.xfail(strict=True, reason=CORE_MONEY)),
-        pytest.param(
-            "staff",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="core: the shared LocalTime field (bookme/core/api.py) documents neither "
-                "maxLength nor its HH:MM pattern (working hours, date overrides)",
-            ),
-        ),
+        "catalog",
+        "staff",
         "customers",
         pytest.param(
             "bookings",
@@ -351,21 +338,15 @@ def test_the_page_size_and_page_select_the_items(http, five_categories):
     assert (meta["total"], meta["page"], meta["last_page"]) == (5, 3, 3)
 
 
-EDGE_REASON = (
-    "core (flask-smorest default): X-Pagination omits previous_page on the first page, "
-    "next_page on the last, and page/first_page/last_page when the list is empty or the page "
-    "is past the end; API.md lists all seven keys (null would say 'none')"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=EDGE_REASON)
 @pytest.mark.parametrize("page", [1, 3])
 def test_edge_pages_carry_every_pagination_key(http, five_categories, page):
     response = http.get("/service-categories", query_string={"page": page, "page_size": 2})
-    assert set(pagination(response)) == PAGINATION_KEYS
+    meta = pagination(response)
+    assert set(meta) == PAGINATION_KEYS
+    assert meta["previous_page"] == (None if page == 1 else page - 1)
+    assert meta["next_page"] == (2 if page == 1 else None)
 
 
-@pytest.mark.xfail(strict=True, reason=EDGE_REASON)
 def test_an_empty_list_carries_every_pagination_key(http):
     response = http.get("/service-categories")
     assert response.get_json() == []
@@ -374,11 +355,6 @@ def test_an_empty_list_carries_every_pagination_key(http):
     assert (meta["total"], meta["page"]) == (0, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: the default page_size is flask-smorest's 10; API.md's example "
-    "`?page=1&page_size=20` reads as the default (20)",
-)
 def test_the_default_page_size_is_20(http):
     for i in range(21):
         http.ok("POST", "/service-categories", 201, json={"name": f"C{i}"})
