@@ -72,6 +72,7 @@ def list_templates() -> Any:
 
 @blp.route(TEMPLATE, methods=["PUT"])
 @access.member(*MANAGERS)
+@access.found(service.check_template_key)
 @blp.arguments(NotificationTemplateUpdateSchema)
 @blp.response(200, NotificationTemplateSchema)
 @blp.problems(400, 401, 403, 404, 422)
@@ -94,6 +95,7 @@ def delete_template(event: str, channel: str, locale: str) -> Any:
 
 @blp.route(TEMPLATE + "/preview", methods=["POST"])
 @access.member(*MANAGERS)
+@access.found(service.check_template_key)
 @blp.arguments(NotificationTemplatePreviewSchema)
 @blp.response(200, NotificationPreviewSchema)
 @blp.problems(400, 401, 403, 404, 422)

@@ -77,6 +77,11 @@ def update_settings(
 # --- templates ----------------------------------------------------------------------------------
 
 
+def check_template_key(*, event: str, channel: str, locale: str, **_: Any) -> None:
+    """404 for an event, channel or locale that has no template (before any body is read)."""
+    _check_key(event, channel, locale)
+
+
 def _check_key(event: str, channel: str, locale: str) -> None:
     if event not in EVENTS or channel not in CHANNELS or locale not in LOCALES:
         raise errors.NotFound(

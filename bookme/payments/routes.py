@@ -152,6 +152,7 @@ def create_payment(data: dict[str, Any], booking_id: uuid.UUID) -> Any:
 
 @blp.route("/payments/<uuid:payment_id>/refunds", methods=["POST"])
 @access.member("owner", "manager")
+@access.found(service.payment_exists)
 @blp.arguments(RefundIdempotencySchema, location="headers")
 @blp.arguments(RefundCreateSchema)
 @blp.response(201, RefundSchema)

@@ -381,6 +381,11 @@ def _payment(payment_id: uuid.UUID, *, lock: bool = False) -> Payment:
     return payment
 
 
+def payment_exists(*, payment_id: uuid.UUID, **_: Any) -> None:
+    """404 for a payment this tenant doesn't have (checked before a request body is read)."""
+    _payment(payment_id)
+
+
 def _lock(payment_id: uuid.UUID) -> tuple[Booking, Payment]:
     """Lock a payment's booking, then the payment: the one order every writer follows."""
     booking_id = session().scalar(sa.select(Payment.booking_id).where(Payment.id == payment_id))

@@ -15,10 +15,6 @@ BODIES = [
 ]
 
 
-def _xfail(reason):
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 @pytest.mark.parametrize("body", BODIES)
 @pytest.mark.parametrize(
     ("method", "path"),
@@ -29,30 +25,9 @@ def _xfail(reason):
         ("POST", "/public/bookings/unknown-token/cancel"),
         ("POST", "/public/bookings/unknown-token/reschedule"),
         ("POST", "/public/bookings/unknown-token/pay"),
-        pytest.param(
-            "POST",
-            f"/payments/{MISSING}/refunds",
-            marks=_xfail(
-                "payments: POST /payments/{unknown id}/refunds validates the body first "
-                "(422/400) and answers 404 only to a valid body"
-            ),
-        ),
-        pytest.param(
-            "PUT",
-            "/notification-templates/no_such_event/sms/fr",
-            marks=_xfail(
-                "communications: PUT /notification-templates/{event}/{channel}/{locale} for "
-                "an unknown template validates the body first (422/400); 404 only after"
-            ),
-        ),
-        pytest.param(
-            "POST",
-            "/notification-templates/booking_confirmed/fax/fr/preview",
-            marks=_xfail(
-                "communications: POST …/{event}/{channel}/{locale}/preview for an unknown "
-                "template validates the body first (422/400); 404 only after"
-            ),
-        ),
+        ("POST", f"/payments/{MISSING}/refunds"),
+        ("PUT", "/notification-templates/no_such_event/sms/fr"),
+        ("POST", "/notification-templates/booking_confirmed/fax/fr/preview"),
     ],
 )
 def test_an_unknown_object_in_the_path_is_404_whatever_the_body(http, method, path, body):
