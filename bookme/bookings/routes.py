@@ -141,10 +141,15 @@ def get_booking(booking_id: uuid.UUID) -> Any:
 @blp.route("/bookings/<uuid:booking_id>/events")
 @access.member()
 @blp.response(200, BookingEventSchema(many=True))
-@blp.problems(400, 401, 403, 404)
-def list_booking_events(booking_id: uuid.UUID) -> Any:
+@blp.paginate()
+@blp.problems(400, 401, 403, 404, 422)
+def list_booking_events(
+    booking_id: uuid.UUID, pagination_parameters: PaginationParameters
+) -> Any:
     """The booking's audit trail, oldest first."""
-    return service.list_events(**_ctx(), booking_id=booking_id)
+    return service.list_events(
+        **_ctx(), booking_id=booking_id, pagination=pagination_parameters
+    )
 
 
 @blp.route("/bookings/<uuid:booking_id>/confirm", methods=["POST"])

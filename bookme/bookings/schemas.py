@@ -10,6 +10,7 @@ from typing import Any
 import marshmallow as ma
 
 from bookme.bookings.models import STATUSES
+from bookme.core import tenancy
 from bookme.core.api import AwareDateTime, Currency, Money, QuerySchema, Schema, Str, TenantDateTime
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -184,8 +185,15 @@ class PublicBookingCreatedSchema(Schema):
 class BookingQueryArgsSchema(QuerySchema):
     """Filters: `from`/`to` take a local date (inclusive, in the tenant's zone) or an instant."""
 
-    from_ = ma.fields.String(data_key="from", metadata={"description": "YYYY-MM-DD or RFC 3339"})
-    to = ma.fields.String(metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339"})
+    from_ = ma.fields.String(
+        data_key="from",
+        validate=ma.validate.Length(max=40),
+        metadata={"description": "YYYY-MM-DD or RFC 3339"},
+    )
+    to = ma.fields.String(
+        validate=ma.validate.Length(max=40),
+        metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339"},
+    )
     staff_id = ma.fields.UUID()
     customer_id = ma.fields.UUID()
     service_id = ma.fields.UUID()
@@ -249,12 +257,34 @@ class PublicRescheduleSchema(Schema):
     )
 
 
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _in_tenant_zone(value: Any) -> Any:
+    """Instants stored in an event's data read with the tenant's offset, like every output."""
+    if isinstance(value, dict):
+        return {key: _in_tenant_zone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_in_tenant_zone(item) for item in value]
+    if isinstance(value, str) and _INSTANT.match(value):
+        tenant = tenancy.current()
+        if tenant is not None:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment.astimezone(zoneinfo.ZoneInfo(tenant.timezone)).isoformat()
+    return value
+
+
+class TenantData(ma.fields.Dict):
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return _in_tenant_zone(super()._serialize(value, attr, obj, **kwargs))
+
+
 class BookingEventSchema(Schema):
     type = ma.fields.String()
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String(allow_none=True)
     actor = ma.fields.Dict()
-    data = ma.fields.Dict()
+    data = TenantData()
     created_at = TenantDateTime()
 
 

@@ -951,16 +951,22 @@ def list_bookings(
 
 @transactional
 def list_events(
-    *, tenant: tenancy.TenantRef, actor: Actor, booking_id: uuid.UUID
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    booking_id: uuid.UUID,
+    pagination: PaginationParameters | None = None,
 ) -> list[BookingEvent]:
+    """The audit trail, oldest first: one page of it, or all of it (the admin's detail page)."""
     _get(booking_id)
-    return list(
-        session().scalars(
-            sa.select(BookingEvent)
-            .where(BookingEvent.booking_id == booking_id)
-            .order_by(BookingEvent.id)
-        )
+    stmt = (
+        sa.select(BookingEvent)
+        .where(BookingEvent.booking_id == booking_id)
+        .order_by(BookingEvent.id)
     )
+    if pagination is None:
+        return list(session().scalars(stmt))
+    return paginate(stmt, pagination)
 
 
 # --- the manage link ----------------------------------------------------------------------------
@@ -1141,7 +1147,9 @@ SYSTEM_CANCELLATION_REASONS = ("payment_expired",)
 
 
 @events.subscribe("customer_erased")
-def _scrub_erased_customer(*, tenant: Any, actor: Any, now: datetime, customer_id: uuid.UUID) -> None:
+def _scrub_erased_customer(
+    *, tenant: Any, actor: Any, now: datetime, customer_id: uuid.UUID
+) -> None:
     """Erasure keeps the bookings for the business's records, without the free text about them."""
     session().execute(
         sa.update(Booking)

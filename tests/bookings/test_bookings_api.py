@@ -253,7 +253,7 @@ def test_every_change_is_in_the_audit_trail_oldest_first(api, salon):
     ]
     assert trail[0]["actor"]["kind"] == "user"
     assert trail[0]["actor"]["email"] == salon.tenant.owner.email
-    assert trail[1]["data"]["to"]["starts_at"] == "2027-05-04T10:00:00+00:00"
+    assert trail[1]["data"]["to"]["starts_at"] == "2027-05-04T11:00:00+01:00"  # the tenant's offset
     assert trail[2]["data"] == {"reason": "Changed plans"}
     assert trail[0]["created_at"] == "2027-05-03T09:00:00+01:00"
 

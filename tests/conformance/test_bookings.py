@@ -304,11 +304,6 @@ def test_events_are_the_audit_trail_oldest_first(http, salon):
     assert events[-1]["to_status"] == "cancelled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bookings: instants inside an event's `data` (starts_at of `created`, the old and "
-    "new times of `rescheduled`) are rendered in UTC (+00:00), not with the tenant's offset",
-)
 def test_instants_inside_event_data_carry_the_tenants_offset(http, salon):
     booking = _booking(http, salon)
     http.ok(
@@ -320,11 +315,6 @@ def test_instants_inside_event_data_carry_the_tenants_offset(http, salon):
     assert [i for i in instants if not i.endswith("+01:00")] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bookings: GET /bookings/{id}/events is not paginated (no page/page_size, no "
-    "X-Pagination) although API.md says lists are paginated",
-)
 def test_events_are_paginated_like_every_list(http, salon):
     booking = _booking(http, salon)
     response = http.get(f"/bookings/{booking['id']}/events", query_string={"page_size": 1})

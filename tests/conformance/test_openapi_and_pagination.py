@@ -247,14 +247,7 @@ def unbounded_strings(spec, tag):
         "catalog",
         "staff",
         "customers",
-        pytest.param(
-            "bookings",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bookings: GET /bookings `from`/`to` query strings state no maxLength "
-                "(40 is enforced but not documented)",
-            ),
-        ),
+        "bookings",
         "Availability",
         "notifications",
         "payments",
@@ -282,13 +275,7 @@ def list_operations(spec):
     "tag",
     [
         "users", "tenants", "catalog", "staff", "customers",
-        pytest.param(
-            "bookings",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bookings: GET /bookings/{id}/events is a list without pagination",
-            ),
-        ),
+        "bookings",
         "notifications", "payments",
     ],
 )  # fmt: skip
