@@ -275,11 +275,16 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
 
 class TenantDateTime(AwareDateTime):
-    """An instant rendered with the tenant's UTC offset at that instant."""
+    """An instant rendered with the tenant's UTC offset at that instant.
+
+    Also takes the RFC 3339 strings kept in JSON columns (invoice lines, event data).
+    """
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         from bookme.core import tenancy
 
         tenant = tenancy.current()

@@ -362,7 +362,7 @@ class PaymentQueryArgsSchema(_PeriodArgs):
 class InvoiceLineSchema(Schema):
     description = ma.fields.String()
     kind = ma.fields.String(metadata={"enum": list(KINDS)})
-    appointment_at = ma.fields.String(allow_none=True)
+    appointment_at = TenantDateTime(allow_none=True)
     quantity = ma.fields.Integer()
     unit_price = MinorMoney()
     total_excl_tax = MinorMoney()

@@ -85,11 +85,6 @@ def test_a_twilio_webhook_without_a_valid_signature_is_400_invalid_signature(cli
     assert_problem(response, 400, "invalid_signature")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="payments: invoice lines' `appointment_at` is rendered in UTC (+00:00), not with "
-    "the tenant's offset (GET /invoices, GET /invoices/{id})",
-)
 def test_invoice_instants_carry_the_tenants_offset(http, salon):
     booking = http.ok("POST", "/bookings", 201, json=http.booking_body(salon))
     http.ok(
