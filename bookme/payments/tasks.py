@@ -62,21 +62,10 @@ def cancel_remote(
 
 
 def _each_tenant(work: Callable[[tenancy.TenantRef], Any]) -> int:
-    """Run `work` for every tenant; one tenant's failure is logged and the others still run."""
-    from bookme.tenants.service import list_all, to_ref
+    """Every tenant, suspended ones too: money already in flight must still settle."""
+    from bookme.tenants.service import for_each_tenant
 
-    tenants = [to_ref(t) for t in list_all()]
-    session().rollback()
-    done = 0
-    for ref in tenants:
-        try:
-            with tenancy.using(ref):
-                work(ref)
-                done += 1
-        except Exception:
-            log.exception("payments periodic work failed for tenant %s", ref.slug)
-            session().rollback()
-    return done
+    return for_each_tenant(work, log=log, status=None)
 
 
 @job

@@ -440,13 +440,13 @@ def list_all(*, status: str | None = None) -> list[Tenant]:
     return list(session().scalars(stmt))
 
 
-def for_each_tenant(work: Any, *, log: Any = None) -> int:
-    """Run `work(tenant_ref)` for every active tenant, each with that tenant current.
+def for_each_tenant(work: Any, *, log: Any = None, status: str | None = "active") -> int:
+    """Run `work(tenant_ref)` for every tenant (active ones by default), that tenant current.
 
     One tenant's failure is logged and rolled back; the others still run. Returns how many
     tenants completed.
     """
-    refs = [to_ref(t) for t in list_all(status="active")]
+    refs = [to_ref(t) for t in list_all(status=status)]
     session().rollback()
     done = 0
     for ref in refs:
