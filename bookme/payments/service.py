@@ -557,29 +557,21 @@ def _insert_payment(
     return payment
 
 
+_VIEW_FIELDS = (
+    "id", "booking_id", "provider", "kind", "amount", "currency", "status", "amount_refunded",
+    "provider_reference", "charged_amount", "charged_currency", "exchange_rate",
+    "failure_reason", "expires_at", "created_at", "succeeded_at",
+)  # fmt: skip
+
+
+def _fields(payment: Payment) -> dict[str, Any]:
+    """The payment's own columns, as every view of it starts."""
+    return {name: getattr(payment, name) for name in _VIEW_FIELDS}
+
+
 def open_view(payment: Payment, settings: PaymentSettings | None = None) -> dict[str, Any]:
     """The payment as its payer needs it: client_secret (Stripe) or approval_url (PayPal)."""
-    view: dict[str, Any] = {
-        name: getattr(payment, name)
-        for name in (
-            "id",
-            "booking_id",
-            "provider",
-            "kind",
-            "amount",
-            "currency",
-            "status",
-            "amount_refunded",
-            "provider_reference",
-            "charged_amount",
-            "charged_currency",
-            "exchange_rate",
-            "failure_reason",
-            "expires_at",
-            "created_at",
-            "succeeded_at",
-        )
-    }
+    view: dict[str, Any] = _fields(payment)
     if payment.status in OPEN_STATUSES:
         if payment.client_secret:
             view["client_secret"] = crypto.decrypt(payment.client_secret)
@@ -2020,27 +2012,7 @@ def get_payment(
         )
         .all()
     )
-    view = {
-        c: getattr(payment, c)
-        for c in (
-            "id",
-            "booking_id",
-            "provider",
-            "kind",
-            "amount",
-            "currency",
-            "status",
-            "amount_refunded",
-            "provider_reference",
-            "charged_amount",
-            "charged_currency",
-            "exchange_rate",
-            "failure_reason",
-            "expires_at",
-            "created_at",
-            "succeeded_at",
-        )
-    }
+    view = _fields(payment)
     view["refunds"] = list(refunds)
     return view
 
