@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bookme.communications import channels as channel_registry
 from bookme.communications.models import (
@@ -36,10 +35,6 @@ DEFAULT_CHANNELS = ("whatsapp", "sms", "email")
 DEFAULT_REMINDER_OFFSETS = (1440, 120)
 WHATSAPP_WINDOW = timedelta(hours=24)
 LIVE = ("scheduled", "queued")  # not yet handed to a worker's provider call
-DEDUPE_COLUMNS = (
-    "booking_id", "event", "channel", "reminder_offset_minutes", "appointment_at", "reference_id",
-)  # fmt: skip
-DEDUPE_WHERE = sa.text("status <> 'cancelled'")
 
 
 def settings() -> Settings:
@@ -213,6 +208,50 @@ class Spec:
     reference_id: uuid.UUID | None = None  # the payment or refund a receipt is about
 
 
+# One round trip, one statement text (so prepared once per connection): the rows come in as
+# parallel arrays; those already written (the dedupe index) are skipped, and each row inserted
+# that needs a worker gets its `public.notification_due` entry.
+_WRITE_COLUMNS = (
+    "id", "event", "channel", "to", "status", "scheduled_for", "reminder_offset",
+    "reference_id", "error", "error_detail", "fallback_of",
+)  # fmt: skip
+_WRITE = sa.text(
+    """
+    WITH given AS (
+        SELECT * FROM unnest(
+            CAST(:id AS uuid[]), CAST(:event AS text[]), CAST(:channel AS text[]),
+            CAST(:to AS text[]), CAST(:status AS text[]), CAST(:scheduled_for AS timestamptz[]),
+            CAST(:reminder_offset AS integer[]), CAST(:reference_id AS uuid[]),
+            CAST(:error AS text[]), CAST(:error_detail AS text[]), CAST(:fallback_of AS uuid[]),
+            CAST(:due_at AS timestamptz[])
+        ) AS x(id, event, channel, "to", status, scheduled_for, reminder_offset, reference_id,
+               error, error_detail, fallback_of, due_at)
+    ), written AS (
+        INSERT INTO notifications (id, booking_id, customer_id, event, channel, locale, "to",
+                                   status, scheduled_for, reminder_offset_minutes,
+                                   appointment_at, reference_id, error, error_detail,
+                                   fallback_of, created_at, updated_at)
+        SELECT id, :booking_id, :customer_id, event, channel, :locale, "to", status,
+               scheduled_for, reminder_offset, :appointment_at, reference_id, error,
+               error_detail, fallback_of, :now, :now
+          FROM given
+        ON CONFLICT (booking_id, event, channel, reminder_offset_minutes, appointment_at,
+                     reference_id) WHERE status <> 'cancelled'
+        DO NOTHING
+        RETURNING id, status
+    ), due AS (
+        INSERT INTO public.notification_due (tenant_id, notification_id, kind, due_at)
+        SELECT :tenant_id, g.id, 'send', g.due_at
+          FROM written w JOIN given g ON g.id = w.id
+         WHERE g.due_at IS NOT NULL
+        ON CONFLICT (tenant_id, notification_id)
+        DO UPDATE SET kind = excluded.kind, due_at = excluded.due_at
+    )
+    SELECT id, status FROM written
+    """
+)
+
+
 def write_many(
     *,
     tenant: tenancy.TenantRef,
@@ -244,26 +283,33 @@ def write_many(
             status = "queued"
         row_id = uuid.uuid4()
         values.append({
-            "id": row_id, "booking_id": booking.id, "customer_id": booking.customer_id,
-            "event": spec.event, "channel": choice.channel, "locale": locale, "to": choice.to,
-            "status": status, "scheduled_for": at,
-            "reminder_offset_minutes": spec.reminder_offset, "appointment_at": booking.starts_at,
-            "reference_id": spec.reference_id,
-            "error": choice.error, "error_detail": choice.detail, "fallback_of": spec.fallback_of,
-            "created_at": now, "updated_at": now,
+            "id": row_id, "event": spec.event, "channel": choice.channel, "to": choice.to,
+            "status": status, "scheduled_for": at, "reminder_offset": spec.reminder_offset,
+            "reference_id": spec.reference_id, "error": choice.error,
+            "error_detail": choice.detail, "fallback_of": spec.fallback_of,
         })  # fmt: skip
         # Queued rows are enqueued after the commit; their due entry is the dispatcher's
         # copy, taken up only if that enqueue is lost.
         if status != "skipped":
             due_at[row_id] = at if status == "scheduled" else now + redispatch
-    stmt = (
-        pg_insert(Notification)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS), index_where=DEDUPE_WHERE)
-        .returning(Notification.id, Notification.status)
+    columns = {name: [row[name] for row in values] for name in _WRITE_COLUMNS}
+    inserted = (
+        session()
+        .execute(
+            _WRITE,
+            {
+                **columns,
+                "due_at": [due_at.get(row["id"]) for row in values],
+                "booking_id": booking.id,
+                "customer_id": booking.customer_id,
+                "locale": locale,
+                "appointment_at": booking.starts_at,
+                "now": now,
+                "tenant_id": tenant.id,
+            },
+        )
+        .all()
     )
-    inserted = session().execute(stmt).all()
-    set_due(tenant, [(rid, "send", due_at[rid]) for rid, _ in inserted if rid in due_at])
     return [Written(rid, status, due_at.get(rid)) for rid, status in inserted]
 
 
