@@ -9,6 +9,7 @@ from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bookme.config import Settings
+from bookme.core.db import ENGINE_CONNECT_ARGS
 
 
 def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
@@ -18,7 +19,12 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         BOOKME=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20},
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "connect_args": ENGINE_CONNECT_ARGS,
+        },
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
         JWT_SECRET_KEY=settings.jwt_secret_key,

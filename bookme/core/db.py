@@ -25,10 +25,13 @@ NAMING_CONVENTION = {
 
 uuid_pk = Annotated[
     uuid.UUID,
-    mapped_column(UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
+    mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")
+    ),
 ]
 created_at = Annotated[
-    datetime, mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+    datetime,
+    mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 ]
 updated_at = Annotated[
     datetime,
@@ -57,9 +60,61 @@ def tenant_tables() -> list[sa.Table]:
     return [t for t in Base.metadata.sorted_tables if t.schema is None]
 
 
+# --- the search_path ------------------------------------------------------------------------
+#
+# Every connection opens with `search_path=public` (engine options) and only `SET LOCAL`
+# ever changes it, so whenever no transaction is open it is `public` again. The path in force
+# is remembered with the DBAPI connection, and a transaction starts with `SET LOCAL` only
+# when it needs another one: a request that begins on `public` (authentication, tenant
+# lookup) skips a round trip. What could make the memory wrong forgets it: a rolled-back
+# savepoint (which restores an earlier path) or a `SET LOCAL` sent outside `use_search_path`.
+
+DEFAULT_SEARCH_PATH = "public"
+ENGINE_CONNECT_ARGS = {"options": f"-csearch_path={DEFAULT_SEARCH_PATH}"}
+_PATH = "bookme.search_path"
+_TRACKED = "bookme.search_path_tracked"
+
+
+def use_search_path(connection: sa.Connection, path: str) -> None:
+    """Make `path` the search_path of the connection's open transaction."""
+    info = connection.info
+    if info.get(_TRACKED) and info.get(_PATH) == path:
+        return
+    connection.exec_driver_sql(f"SET LOCAL search_path TO {path}")
+    info[_PATH] = path
+
+
+def forget_search_path(connection: sa.Connection) -> None:
+    """The path was changed behind `use_search_path`'s back: set it again next time."""
+    connection.info.pop(_PATH, None)
+
+
 @event.listens_for(Session, "after_begin")
 def _set_search_path(session: Session, transaction: Any, connection: sa.Connection) -> None:
-    connection.exec_driver_sql(f"SET LOCAL search_path TO {tenancy.search_path()}")
+    use_search_path(connection, tenancy.search_path())
+
+
+def track_search_path(engine: sa.Engine) -> None:
+    """Remember the path in force on `engine`'s connections (opened with ENGINE_CONNECT_ARGS)."""
+
+    def opened(dbapi_connection: Any, record: Any) -> None:
+        record.info[_TRACKED] = True
+        record.info[_PATH] = DEFAULT_SEARCH_PATH
+
+    def ended(conn: Any, *_: Any) -> None:  # COMMIT or ROLLBACK: SET LOCAL is undone
+        conn.info[_PATH] = DEFAULT_SEARCH_PATH
+
+    def returned(dbapi_connection: Any, record: Any) -> None:
+        record.info[_PATH] = DEFAULT_SEARCH_PATH
+
+    def unknown(conn: Any, *_: Any) -> None:  # a savepoint rolled back to an earlier path
+        conn.info.pop(_PATH, None)
+
+    event.listen(engine, "connect", opened)
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
+    event.listen(engine, "rollback_savepoint", unknown)
 
 
 # --- transactions -----------------------------------------------------------------------------
@@ -122,13 +177,19 @@ def transactional(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def register(app: Any) -> None:
-    """End every successful request's open transaction with COMMIT rather than ROLLBACK.
+    """Track the app engine's search_path, and end every successful request's open
+    transaction with COMMIT rather than ROLLBACK.
 
     What is left open after a successful response is reads (writes committed in
     `transactional`). psycopg forgets every prepared statement on a connection at ROLLBACK,
     which is how the pool would otherwise end them, and the availability query costs
     several times more to plan than to run.
     """
+
+    from bookme.extensions import db
+
+    with app.app_context():
+        track_search_path(db.engine)
 
     @app.after_request
     def _commit_reads(response: Any) -> Any:

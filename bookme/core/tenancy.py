@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 SCHEMA_RE = re.compile(r"^tenant_[0-9a-f]{32}$")
 
 
@@ -76,7 +74,9 @@ def activate(tenant: TenantRef | None) -> None:
         sess.flush()  # still on the previous tenant's search_path
         sess.expunge_all()
     if sess.in_transaction():
-        sess.execute(sa.text(f"SET LOCAL search_path TO {search_path()}"))
+        from bookme.core.db import use_search_path
+
+        use_search_path(sess.connection(), search_path())
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from bookme.core.db import forget_search_path
 from bookme.core.tenancy import SCHEMA_RE
 
 log = logging.getLogger("bookme.tenants.schema")
@@ -79,6 +80,7 @@ def migrate_schema(connection: sa.Connection, schema: str, target: str = "head")
     schema = _checked(schema)
     script = tenant_script()
     connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}", public')
+    forget_search_path(connection)
     before: dict[str, Any] = {}
 
     def upgrade(rev: Any, context: Any) -> Any:
@@ -159,6 +161,7 @@ def build_schema(connection: sa.Connection, schema: str) -> None:
     script = f'CREATE SCHEMA "{schema}";\nSET LOCAL search_path TO "{schema}", public;\n{sql}'
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    forget_search_path(connection)
     try:
         cursor.execute(script)
     except dbapi.Error as exc:
@@ -194,6 +197,7 @@ def create_schema(connection: sa.Connection, schema: str) -> bool:
         return False
     connection.exec_driver_sql(f'ALTER SCHEMA "{_checked(spare)}" RENAME TO "{schema}"')
     connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}", public')
+    forget_search_path(connection)
     return True
 
 

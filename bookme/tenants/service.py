@@ -14,7 +14,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
 from bookme.core.api import paginate
-from bookme.core.db import session, transactional
+from bookme.core.db import forget_search_path, session, transactional, use_search_path
 from bookme.tenants import schema as tenant_schema
 from bookme.tenants.models import TENANT_STATUSES, Tenant, TenantDomain, TenantEvent
 
@@ -212,7 +212,8 @@ def create_tenant(
     sess.flush()
     tenant_schema.create_schema(sess.connection(), tenant.schema_name)
     # Provisioning moved the search_path to the new schema; give the transaction back its own.
-    sess.execute(sa.text(f"SET LOCAL search_path TO {tenancy.search_path()}"))
+    forget_search_path(sess.connection())
+    use_search_path(sess.connection(), tenancy.search_path())
     return tenant
 
 

@@ -17,7 +17,8 @@ from jwt.exceptions import PyJWTError
 from bookme.core import errors, tenancy
 from bookme.core.db import session
 from bookme.tenants import service as tenants
-from bookme.users.models import ROLES, Membership, User
+from bookme.users import tokens
+from bookme.users.models import ROLES, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,13 +65,18 @@ def current_tenant() -> tenancy.TenantRef:
     return tenancy.require()
 
 
-def _authenticate(refresh: bool = False) -> uuid.UUID:
+def _authenticate(refresh: bool = False, *, revocation_checked_later: bool = False) -> uuid.UUID:
+    """The token's user id, once its signature, expiry and type are good. Its revocation is
+    checked here too, unless the caller checks it itself (`revocation_checked_later`)."""
     try:
+        g.bookme_revocation_deferred = revocation_checked_later
         verify_jwt_in_request(refresh=refresh)
         claims = get_jwt()
         return uuid.UUID(str(claims["sub"]))
     except (JWTExtendedException, PyJWTError, KeyError, ValueError) as exc:
         raise errors.Unauthorized("A valid access token is required.") from exc
+    finally:
+        g.bookme_revocation_deferred = False
 
 
 def resolve_tenant() -> tenancy.TenantRef:
@@ -130,6 +136,19 @@ def token_claims() -> dict[str, Any]:
     return get_jwt()
 
 
+# The caller, its role in the tenant and whether its token is revoked: one round trip.
+_MEMBER = sa.text(
+    """
+    SELECT u.email, u.is_active, m.role,
+           EXISTS (SELECT 1 FROM public.token_revocations r
+                    WHERE r.jti = ANY(CAST(:keys AS text[]))) AS revoked
+      FROM public.users u
+      LEFT JOIN public.memberships m ON m.user_id = u.id AND m.tenant_id = :tenant_id
+     WHERE u.id = :user_id
+    """
+)
+
+
 def member(*roles: str) -> Callable[[F], F]:
     """A member of the request's tenant holding one of `roles` (any role when none given)."""
     allowed = roles or ROLES
@@ -140,24 +159,32 @@ def member(*roles: str) -> Callable[[F], F]:
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user_id = _authenticate()
-            tenant = resolve_tenant()
-            row = session().execute(
-                sa.select(User, Membership.role)
-                .join(Membership, Membership.user_id == User.id)
-                .where(User.id == user_id, Membership.tenant_id == tenant.id)
-            ).first()
-            if row is None:
-                if session().get(User, user_id) is None:
-                    raise errors.Unauthorized("A valid access token is required.")
-                raise errors.Forbidden("You are not a member of this business.")
-            user, role = row
-            if not user.is_active:
+            user_id = _authenticate(revocation_checked_later=True)
+            try:
+                tenant = resolve_tenant()
+            except errors.BookMeError:
+                if tokens.is_revoked(token_claims()):  # a revoked token is a 401 first
+                    raise errors.Unauthorized("A valid access token is required.") from None
+                raise
+            row = (
+                session()
+                .execute(
+                    _MEMBER,
+                    {
+                        "user_id": user_id,
+                        "tenant_id": tenant.id,
+                        "keys": tokens.revocation_keys(token_claims()),
+                    },
+                )
+                .first()
+            )
+            if row is None or row.revoked or not row.is_active:
                 raise errors.Unauthorized("A valid access token is required.")
-            if role not in allowed:
+            if row.role is None:
+                raise errors.Forbidden("You are not a member of this business.")
+            if row.role not in allowed:
                 raise errors.Forbidden("Your role does not allow this.")
-            g.user = user
-            g.actor = Actor(kind="user", user_id=user.id, email=user.email, role=role)
+            g.actor = Actor(kind="user", user_id=user_id, email=row.email, role=row.role)
             return fn(*args, **kwargs)
 
         wrapper._bookme_access = ("member", allowed)  # type: ignore[attr-defined]
