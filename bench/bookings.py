@@ -28,6 +28,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -170,7 +171,7 @@ def raw_sql(
 # --- 2 and 3. over HTTP ---------------------------------------------------------------------------
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, workers: int, threads: int, log: Any) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": shared.DATABASE_URL,
@@ -203,6 +204,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen[byte
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
+        stderr=log,
         start_new_session=True,
     )
     deadline = time.monotonic() + 90
@@ -386,7 +388,9 @@ def main() -> None:
     )
 
     port = shared.free_port()
-    server = start_server(port, args.workers, args.threads)
+    log = tempfile.NamedTemporaryFile(prefix="bench-bookings-", suffix=".log", delete=False)  # noqa: SIM115
+    print(f"\n(server log: {log.name})")
+    server = start_server(port, args.workers, args.threads, log)
     try:
         endpoint = f"http://127.0.0.1:{port}/api/v1/bookings"
         headers = {"Authorization": f"Bearer {token}", "X-Tenant": slug}
@@ -467,6 +471,7 @@ def main() -> None:
             failures.append(f"storm p99 {p99:.0f} ms > 250 ms")
     finally:
         shared.stop_server(server)
+        log.close()
 
     found = overlaps(schema)
     print(f"\noverlapping active bookings in the tenant afterwards: {found}")
