@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bookme.core import clock, events
-from tests.factories import make_service, make_staff, use_tenant
+from tests.plugins.live import Salon, SalonApi, make_salon
 
 # Monday 3 May 2027, 09:00 in Casablanca (UTC+1 outside Ramadan).
 NOW = datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
-WEEK = {day: [("09:00", "13:00"), ("14:00", "18:00")] for day in range(1, 8)}
 
 
 def at(local: str) -> str:
@@ -22,28 +20,10 @@ def at(local: str) -> str:
     return f"{day}T{time}:00+01:00"
 
 
-@dataclass
-class Salon:
-    tenant: Any
-    service: Any
-    nadia: Any
-    karim: Any
-
-
-class BookingsApi:
+class BookingsApi(SalonApi):
     """The bookings endpoints as one member of one tenant."""
 
-    def __init__(self, client: Any, salon: Salon, member: Any = None) -> None:
-        self.client = client
-        self.salon = salon
-        self.member = member
-
-    def as_(self, member: Any) -> BookingsApi:
-        return BookingsApi(self.client, self.salon, member)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.salon.tenant.headers(self.member)
+    salon: Salon
 
     def body(self, starts_at: str = "2027-05-04 10:00", **extra: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -82,18 +62,7 @@ def _frozen_clock() -> Any:
 
 @pytest.fixture
 def salon(tenant: Any) -> Salon:
-    use_tenant(tenant)
-    service = make_service(
-        name="Coupe",
-        duration_minutes=30,
-        price="80.00",
-        slot_interval_minutes=30,
-        min_notice_minutes=60,
-        max_advance_days=60,
-    )
-    nadia = make_staff(services=[service], hours=WEEK, display_name="Nadia")
-    karim = make_staff(services=[service], hours=WEEK, display_name="Karim")
-    return Salon(tenant, service, nadia, karim)
+    return make_salon(tenant)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ connections. Rate limits are off in the server: they are not what is tested here
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.bookings.live import CommittedTenant, drop_tenant, server
-from tests.conftest import access_token, make_user
+from tests.bookings.live import CommittedTenant
+from tests.plugins.live import committed_tenant, race, serving
 
 ALL_DAY = {day: [("00:00", "24:00")] for day in range(1, 8)}
 
@@ -52,63 +51,23 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(app: Any) -> Iterator[Live]:
-    from bookme.core import tenancy
-    from bookme.extensions import db
-    from bookme.tenants.service import create_tenant
-    from tests.factories import make_service, make_staff, use_tenant
+    from tests.factories import make_service, make_staff
 
-    with app.app_context():
-        owner = make_user(full_name="Race Owner")
-        slug = f"race-{uuid.uuid4().hex[:10]}"
-        created = create_tenant(slug=slug, name="Race", timezone="UTC", owner_id=owner.id)
-        tenant = CommittedTenant(
-            created.id, slug, created.schema_name, owner.id, access_token(owner)
+    with committed_tenant(app, slug_prefix="race", name="Race", owner_name="Race Owner") as tenant:
+        service = make_service(
+            name="Race cut",
+            duration_minutes=30,
+            slot_interval_minutes=30,
+            min_notice_minutes=0,
+            max_advance_days=365,
         )
-        try:
-            use_tenant(slug)
-            service = make_service(
-                name="Race cut",
-                duration_minutes=30,
-                slot_interval_minutes=30,
-                min_notice_minutes=0,
-                max_advance_days=365,
-            )
-            staff = [
-                make_staff(services=[service], hours=ALL_DAY, display_name=f"Staff {n}").id
-                for n in range(3)
-            ]
-            service_id = service.id
-            tenancy.activate(None)
-            db.session.remove()
-            with server(app.config["BOOKME"]) as base:
-                yield Live(base, tenant, service_id, staff)
-        finally:
-            tenancy.activate(None)
-            db.session.remove()
-            drop_tenant(db.engine, tenant)
-
-
-def race(count: int, send: Any) -> list[requests.Response]:
-    """Run `send(index, session)` on `count` threads released together."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        with requests.Session() as http:
-            barrier.wait()
-            try:
-                results[index] = send(index, http)
-            except Exception as exc:
-                results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    failures = [r for r in results if not isinstance(r, requests.Response)]
-    assert not failures, failures
-    return results
+        staff = [
+            make_staff(services=[service], hours=ALL_DAY, display_name=f"Staff {n}").id
+            for n in range(3)
+        ]
+        service_id = service.id
+        with serving(app) as base:
+            yield Live(base, tenant, service_id, staff)
 
 
 def _active_at(live: Live, starts_at: datetime) -> list[tuple[Any, ...]]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bookme.core import clock
-from tests.factories import make_service, make_staff, use_tenant
+from tests.plugins.live import MemberApi, Salon, make_salon
 
 PROBLEM = "application/problem+json"
 PROBLEM_BASE = "https://bookme.ma/problems/"
@@ -38,7 +37,6 @@ MONEY = re.compile(r"^\d+\.\d{2}$")
 
 # Monday 3 May 2027, 09:00 in Casablanca (UTC+1 outside Ramadan): the clock of booking tests.
 NOW = datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
-WEEK = {day: [("09:00", "13:00"), ("14:00", "18:00")] for day in range(1, 8)}
 
 
 def at(local: str) -> str:
@@ -79,30 +77,8 @@ def pagination(response: Any) -> dict[str, Any]:
     return json.loads(response.headers["X-Pagination"])
 
 
-@dataclass
-class Salon:
-    """A tenant with one 30-minute service on a 30-minute grid and two staff, every day."""
-
-    tenant: Any
-    service: Any
-    nadia: Any
-    karim: Any
-
-
-class Http:
+class Http(MemberApi):
     """The API as one caller: `as_(member)` switches who; `tenant=None` drops X-Tenant."""
-
-    def __init__(self, client: Any, tenant: Any, member: Any = None) -> None:
-        self.client = client
-        self.tenant = tenant
-        self.member = member
-
-    def as_(self, member: Any) -> Http:
-        return Http(self.client, self.tenant, member)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.tenant.headers(self.member)
 
     def _call(self, method: str, path: str, headers: Any = None, **kw: Any) -> Any:
         unprefixed = ("/api/", "/healthz", "/readyz", "/webhooks/", "/m/")
@@ -155,18 +131,7 @@ def http(client: Any, tenant: Any) -> Http:
 
 @pytest.fixture
 def salon(tenant: Any, frozen: Any) -> Salon:
-    use_tenant(tenant)
-    service = make_service(
-        name="Coupe",
-        duration_minutes=30,
-        price="80.00",
-        slot_interval_minutes=30,
-        min_notice_minutes=60,
-        max_advance_days=60,
-    )
-    nadia = make_staff(services=[service], hours=WEEK, display_name="Nadia")
-    karim = make_staff(services=[service], hours=WEEK, display_name="Karim")
-    return Salon(tenant, service, nadia, karim)
+    return make_salon(tenant)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from bookme.core import clock
 from bookme.core.db import session
 from tests.factories import make_service, make_staff, use_tenant
 from tests.plugins.fake_paypal import CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID, FakePayPal
+from tests.plugins.live import SalonApi
 from tests.plugins.localstripe import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
 
 # Monday 3 May 2027, 09:00 in Casablanca (UTC+1 outside Ramadan).
@@ -39,20 +40,10 @@ class Salon:
     nadia: Any
 
 
-class Api:
+class Api(SalonApi):
     """The HTTP API as one member of one tenant (the owner by default)."""
 
-    def __init__(self, client: Any, salon: Salon, member: Any = None) -> None:
-        self.client = client
-        self.salon = salon
-        self.member = member
-
-    def as_(self, member: Any) -> Api:
-        return Api(self.client, self.salon, member)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.salon.tenant.headers(self.member)
+    salon: Salon
 
     def get(self, path: str, **params: Any) -> Any:
         return self.client.get(f"/api/v1{path}", query_string=params, headers=self.headers)

@@ -6,7 +6,6 @@ afterwards. Webhook jobs are run here on threads, each with its own app context 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,9 +16,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.bookings.live import CommittedTenant, drop_tenant, server
-from tests.conftest import access_token, make_user
+from tests.bookings.live import CommittedTenant
 from tests.payments.conftest import STRIPE_SETTINGS
+from tests.plugins.live import committed_tenant, race, serving
 from tests.plugins.localstripe import pay_intent, signed, stripe_event
 
 ALL_DAY = {day: [("00:00", "24:00")] for day in range(1, 8)}
@@ -63,21 +62,15 @@ def live(app: Any, localstripe: str) -> Iterator[Live]:
     from bookme.core import tenancy
     from bookme.extensions import db
     from bookme.payments import service as payments
-    from bookme.tenants.service import create_tenant
     from bookme.users.access import SYSTEM
-    from tests.factories import make_service, make_staff, use_tenant
+    from tests.factories import make_service, make_staff
 
     original = app.config["BOOKME"]
     app.config["BOOKME"] = dataclasses.replace(original, stripe_api_base=localstripe)
-    with app.app_context():
-        owner = make_user(full_name="Pay Owner")
-        slug = f"pay-{uuid.uuid4().hex[:10]}"
-        created = create_tenant(slug=slug, name="Pay race", timezone="UTC", owner_id=owner.id)
-        tenant = CommittedTenant(
-            created.id, slug, created.schema_name, owner.id, access_token(owner)
-        )
-        try:
-            ref = use_tenant(slug)
+    try:
+        with committed_tenant(
+            app, slug_prefix="pay", name="Pay race", owner_name="Pay Owner"
+        ) as tenant:
             deposit = make_service(
                 name="Coupe",
                 duration_minutes=30,
@@ -101,41 +94,16 @@ def live(app: Any, localstripe: str) -> Iterator[Live]:
                 for n in range(3)
             ]
             payments.update_payment_settings(
-                tenant=ref, actor=SYSTEM, now=datetime.now(UTC), data={"stripe": STRIPE_SETTINGS}
+                tenant=tenancy.require(),
+                actor=SYSTEM,
+                now=datetime.now(UTC),
+                data={"stripe": STRIPE_SETTINGS},
             )
             ids = (deposit.id, plain.id)
-            tenancy.activate(None)
-            db.session.remove()
-            with server(app.config["BOOKME"]) as base:
+            with serving(app) as base:
                 yield Live(app, base, tenant, localstripe, ids[0], ids[1], staff)
-        finally:
-            app.config["BOOKME"] = original
-            tenancy.activate(None)
-            db.session.remove()
-            drop_tenant(db.engine, tenant)
-
-
-def race(count: int, send: Callable[[int, requests.Session], Any]) -> list[Any]:
-    """Run `send(index, session)` on `count` threads released together."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        with requests.Session() as http:
-            barrier.wait()
-            try:
-                results[index] = send(index, http)
-            except Exception as exc:
-                results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    failures = [r for r in results if isinstance(r, Exception)]
-    assert not failures, failures
-    return results
+    finally:
+        app.config["BOOKME"] = original
 
 
 def _in_app(live: Live, fn: Callable[[], Any]) -> Callable[[int, Any], Any]:
