@@ -44,6 +44,8 @@ from bookme.services.models import Service
 from bookme.staff.models import Staff
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bookme.users.access import Actor
 
 DEFAULT_CANCELLATION_CUTOFF_HOURS = 24
@@ -586,6 +588,42 @@ def _create_for_member(
 ) -> Response | _Refused:
     from bookme.customers import service as customers
 
+    def customer() -> Any:
+        if "customer_id" in data:
+            return customers.get_bookable_customer(customer_id=data["customer_id"])
+        return _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
+
+    booked = _book_requested(
+        tenant=tenant,
+        actor=actor,
+        now=now,
+        data=data,
+        source=source,
+        customer=customer,
+        quiet_if_lost="customer_id" in data,
+    )
+    if isinstance(booked, _Refused):
+        return booked
+    booking, _ = booked
+    return _created(claim, _BOOKING_SCHEMA.dump(booking))
+
+
+def _book_requested(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any],
+    source: str,
+    customer: Callable[[], Any],
+    terms: tuple[str, datetime | None] | None = None,
+    quiet_if_lost: bool = False,
+) -> tuple[Booking, str] | _Refused:
+    """The booking a create request asks for, or its refusal.
+
+    Availability is read (`_plan`) before the `customer` step, so a refused time writes no
+    customer and the unit of work can still end with COMMIT (see `_Refusal`).
+    """
     try:
         plan = _plan(
             tenant=tenant,
@@ -594,29 +632,30 @@ def _create_for_member(
             staff_id=data.get("staff_id"),
             starts_at=data["starts_at"],
         )
-        if "customer_id" in data:
-            customer = customers.get_bookable_customer(customer_id=data["customer_id"])
-        else:
-            customer = _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
-        booking, _ = _book(
+        return _book(
             tenant=tenant,
             actor=actor,
             now=now,
             service_id=data["service_id"],
             staff_id=data.get("staff_id"),
-            customer_id=customer.id,
+            customer_id=customer().id,
             starts_at=data["starts_at"],
             notes=data.get("notes"),
             source=source,
+            terms=terms,
             plan=plan,
-            quiet_if_lost="customer_id" in data,
+            quiet_if_lost=quiet_if_lost,
         )
     except _Refusal as refusal:
         return _Refused(refusal.error)
-    body = idempotency.encode(_BOOKING_SCHEMA.dump(booking))
+
+
+def _created(claim: idempotency.Claim | None, body: dict[str, Any]) -> Response:
+    """The 201 answer, kept under the Idempotency-Key (if any) so a retry replays it."""
+    encoded = idempotency.encode(body)
     if claim is not None:
-        idempotency.store(claim, 201, body)
-    return idempotency.json_response(201, body)
+        idempotency.store(claim, 201, encoded)
+    return idempotency.json_response(201, encoded)
 
 
 def _find_or_create_customer(
@@ -671,39 +710,25 @@ def _create_public(
     claim: idempotency.Claim | None,
     checkout: dict[str, Any],
 ) -> Response | _Refused:
-    try:
-        plan = _plan(
-            tenant=tenant,
-            now=now,
-            service_id=data["service_id"],
-            staff_id=data.get("staff_id"),
-            starts_at=data["starts_at"],
-        )
-    except _Refusal as refusal:
-        return _Refused(refusal.error)
-    customer = _find_or_create_customer(tenant, actor, now, data["customer"], "public_booking")
-    terms = (checkout["status"], checkout["payment_due_at"]) if checkout else None
-    booking, token = _book(
+    booked = _book_requested(
         tenant=tenant,
         actor=actor,
         now=now,
-        service_id=data["service_id"],
-        staff_id=data.get("staff_id"),
-        customer_id=customer.id,
-        starts_at=data["starts_at"],
-        notes=data.get("notes"),
+        data=data,
         source="public",
-        terms=terms,
-        plan=plan,
+        customer=lambda: _find_or_create_customer(
+            tenant, actor, now, data["customer"], "public_booking"
+        ),
+        terms=(checkout["status"], checkout["payment_due_at"]) if checkout else None,
     )
+    if isinstance(booked, _Refused):
+        return booked
+    booking, token = booked
     if checkout:
         events.emit(
             CHECKOUT_BOOKED, booking=booking, tenant=tenant, actor=actor, now=now, checkout=checkout
         )
-    body = idempotency.encode(_public_body(booking, token, checkout.get("payment")))
-    if claim is not None:
-        idempotency.store(claim, 201, body)
-    return idempotency.json_response(201, body)
+    return _created(claim, _public_body(booking, token, checkout.get("payment")))
 
 
 def create_public_booking(
