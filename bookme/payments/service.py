@@ -19,6 +19,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -1709,10 +1710,7 @@ def process_event(*, tenant: tenancy.TenantRef, now: datetime, event_row_id: uui
     prefetched: Remote | None = None
     if event.provider == "paypal" and event.type == "CHECKOUT.ORDER.APPROVED":
         order = event.payload.get("resource") or {}
-        units = order.get("purchase_units") or [{}]
-        payment_id = _find_payment(
-            payment_id=units[0].get("custom_id"), provider_name="paypal", reference=order.get("id")
-        )
+        payment_id = _paypal_order_payment(order)
         if payment_id is not None:
             payment = _payment(payment_id)
             if payment.status in OPEN_STATUSES or payment.status == "failed":
@@ -1768,47 +1766,51 @@ def _stripe_payment(obj: dict[str, Any]) -> uuid.UUID | None:
     )
 
 
+def _stripe_intent(
+    apply: Callable[[tenancy.TenantRef, datetime, uuid.UUID, dict[str, Any]], Payment],
+) -> Callable[[tenancy.TenantRef, datetime, dict[str, Any], Any], str]:
+    """A PaymentIntent event's handler: `apply` runs only for a payment of ours (another's
+    event is "unknown payment"), and the outcome names the status it left the payment in."""
+
+    def handler(tenant: tenancy.TenantRef, now: datetime, payload: dict[str, Any], _: Any) -> str:
+        obj = _stripe_object(payload)
+        payment_id = _stripe_payment(obj)
+        if payment_id is None:
+            return "unknown payment"
+        return f"payment {apply(tenant, now, payment_id, obj).status}"
+
+    return handler
+
+
+@_stripe_intent
 def _stripe_succeeded(
-    tenant: tenancy.TenantRef, now: datetime, payload: dict[str, Any], _: Any
-) -> str:
-    obj = _stripe_object(payload)
-    payment_id = _stripe_payment(obj)
-    if payment_id is None:
-        return "unknown payment"
+    tenant: tenancy.TenantRef, now: datetime, payment_id: uuid.UUID, obj: dict[str, Any]
+) -> Payment:
     charge = obj.get("latest_charge")
     charge_id = charge.get("id") if isinstance(charge, dict) else charge
-    payment = record_success(tenant=tenant, now=now, payment_id=payment_id, charge=charge_id)
-    return f"payment {payment.status}"
+    return record_success(tenant=tenant, now=now, payment_id=payment_id, charge=charge_id)
 
 
+@_stripe_intent
 def _stripe_failed(
-    tenant: tenancy.TenantRef, now: datetime, payload: dict[str, Any], _: Any
-) -> str:
-    obj = _stripe_object(payload)
-    payment_id = _stripe_payment(obj)
-    if payment_id is None:
-        return "unknown payment"
+    tenant: tenancy.TenantRef, now: datetime, payment_id: uuid.UUID, obj: dict[str, Any]
+) -> Payment:
     error = obj.get("last_payment_error") or {}
-    payment = record_failure(
+    return record_failure(
         tenant=tenant,
         now=now,
         payment_id=payment_id,
         reason=error.get("message") if isinstance(error, dict) else None,
     )
-    return f"payment {payment.status}"
 
 
+@_stripe_intent
 def _stripe_canceled(
-    tenant: tenancy.TenantRef, now: datetime, payload: dict[str, Any], _: Any
-) -> str:
-    obj = _stripe_object(payload)
-    payment_id = _stripe_payment(obj)
-    if payment_id is None:
-        return "unknown payment"
-    payment = record_cancelled(
+    tenant: tenancy.TenantRef, now: datetime, payment_id: uuid.UUID, obj: dict[str, Any]
+) -> Payment:
+    return record_cancelled(
         tenant=tenant, now=now, payment_id=payment_id, reason="Cancelled at Stripe."
     )
-    return f"payment {payment.status}"
 
 
 def _stripe_refund(
@@ -1856,14 +1858,18 @@ _STRIPE = {
 }
 
 
+def _paypal_order_payment(order: dict[str, Any]) -> uuid.UUID | None:
+    """The payment an approved order is for: the id we gave it, else the order's own id."""
+    units = order.get("purchase_units") or [{}]
+    return _find_payment(
+        payment_id=units[0].get("custom_id"), provider_name="paypal", reference=order.get("id")
+    )
+
+
 def _paypal_approved(
     tenant: tenancy.TenantRef, now: datetime, payload: dict[str, Any], prefetched: Remote | None
 ) -> str:
-    order = payload.get("resource") or {}
-    units = order.get("purchase_units") or [{}]
-    payment_id = _find_payment(
-        payment_id=units[0].get("custom_id"), provider_name="paypal", reference=order.get("id")
-    )
+    payment_id = _paypal_order_payment(payload.get("resource") or {})
     if payment_id is None:
         return "unknown payment"
     if prefetched is None:
