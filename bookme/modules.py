@@ -42,10 +42,11 @@ def API_BLUEPRINTS() -> list[Any]:  # noqa: N802
 
 
 def WEB_BLUEPRINTS() -> list[Any]:  # noqa: N802
-    """Plain Flask blueprints (webhooks, admin, the manage page)."""
+    """Plain Flask blueprints (webhooks, admin, the manage page, the account emails' pages)."""
+    from bookme.account import blp as account
     from bookme.admin import blp as admin
     from bookme.communications.webhooks import blp as twilio_webhooks
     from bookme.manage import blp as manage
     from bookme.payments.webhooks import blp as payment_webhooks
 
-    return [twilio_webhooks, payment_webhooks, admin, manage]
+    return [twilio_webhooks, payment_webhooks, admin, manage, account]

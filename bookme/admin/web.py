@@ -1,12 +1,13 @@
 """What the server-rendered pages need app-wide: the session cookie, CSRF, Babel, Jinja filters.
 
-Registered once, by whichever of the admin and manage blueprints is registered first.
+Registered once, by whichever of the admin, manage and account blueprints is registered first.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import flask_babel
@@ -15,11 +16,11 @@ from flask_wtf.csrf import CSRFProtect
 
 from bookme.admin import i18n, labels
 
-# Token-authenticated paths: the API (bearer tokens), provider webhooks (signatures) and the
-# customer's manage page, whose unguessable token in the path is the credential (a forged
-# cross-site request would have to know it already). Everything else that changes state
-# needs the session's CSRF token.
-CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/m/")
+# Token-authenticated paths: the API (bearer tokens), provider webhooks (signatures), the
+# customer's manage page and the account emails' pages, whose unguessable token in the path or
+# query is the credential (a forged cross-site request would have to know it already).
+# Everything else that changes state needs the session's CSRF token.
+CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/", "/m/", "/account/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 REQUEST_STATE = ("csrf_token", "_flask_babel", "admin", "language", "timezone")
 
@@ -94,6 +95,16 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+
+
+def language_links() -> list[tuple[str, str, str]]:
+    """(code, name, url) of the current page in each language: its query kept, `lang` set
+    (the language switcher of the pages without a session: manage and account)."""
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    return [
+        (code, name, request.path + "?" + urlencode({**args, "lang": code}))
+        for code, name in i18n.LANGUAGE_NAMES.items()
+    ]
 
 
 # --- formatting in the tenant's zone and the page's language -------------------------------------

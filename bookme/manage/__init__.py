@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -62,16 +61,6 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     return make_response(render_template(template, **context), status)
 
 
-def _languages(token: str) -> list[tuple[str, str, str]]:
-    """(code, name, url) of this page in each language."""
-    args = {k: v for k, v in request.args.items() if k != "lang"}
-    path = request.path
-    return [
-        (code, name, path + "?" + urlencode({**args, "lang": code}))
-        for code, name in i18n.LANGUAGE_NAMES.items()
-    ]
-
-
 @blp.route("/<token>")
 def booking(token: str) -> Response:
     _, managed = _open(token)
@@ -80,7 +69,7 @@ def booking(token: str) -> Response:
         managed=managed,
         token=token,
         done=request.args.get("done"),
-        languages=_languages(token),
+        languages=web.language_links(),
     )
 
 
@@ -97,13 +86,13 @@ def cancel(token: str) -> Response:
         except (errors.CancellationWindowPassed, errors.InvalidTransition) as exc:
             return _page(
                 "manage/booking.html", status=exc.status, managed=managed, token=token,
-                problem=exc.code, languages=_languages(token),
+                problem=exc.code, languages=web.language_links(),
             )  # fmt: skip
         return redirect(_here("manage.booking", token, done="cancelled"), code=303)
     status = 422 if form.is_submitted() else 200
     return _page(
         "manage/cancel.html", status=status, managed=managed, token=token, form=form,
-        languages=_languages(token),
+        languages=web.language_links(),
     )  # fmt: skip
 
 
@@ -137,7 +126,7 @@ def reschedule(token: str) -> Response:
     return _page(
         "manage/reschedule.html", status=status, managed=managed, token=token, form=form,
         slots=slots, day=day, previous=day - timedelta(days=1), following=day + timedelta(days=1),
-        today=local_today, problem=problem, languages=_languages(token),
+        today=local_today, problem=problem, languages=web.language_links(),
     )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
-"""Gunicorn's access log, should an operator turn it on, with manage tokens replaced: the
-token in `/m/<token>` is a credential and must not reach a log line (nor may a Referer
-carrying one). Set as `logger_class` in `bookme.gunicorn_conf`."""
+"""Gunicorn's access log, should an operator turn it on, with tokens replaced: the token in
+`/m/<token>` and the one-time token in the account emails' links (`/account/verify-email?token=`)
+are credentials and must not reach a log line (nor may a Referer carrying one). Set as
+`logger_class` in `bookme.gunicorn_conf`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from gunicorn.glogging import Logger
 
 # Wherever a manage token can sit in a path: the manage page and the public booking API.
 _TOKEN_IN_PATH = re.compile(r"(/m/|/api/v1/public/bookings/)[A-Za-z0-9_-]{16,128}")
+# A `token` query parameter, in a URL or in a bare query string (gunicorn's `%(q)s`).
+_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&;])token=)[^&;#\s\"]+")
 
 
 def redact_uri(text: str) -> str:
-    """Any text (request line, path, URL, Referer) with manage tokens replaced."""
-    return _TOKEN_IN_PATH.sub(r"\1<token>", text) if text else text
+    """Any text (request line, path, query, URL, Referer) with tokens replaced."""
+    if not text:
+        return text
+    return _TOKEN_IN_QUERY.sub(r"\1<token>", _TOKEN_IN_PATH.sub(r"\1<token>", text))
 
 
 class RedactingLogger(Logger):
