@@ -73,7 +73,10 @@ class Preferences:
 
 def preferences() -> Preferences:
     """The current tenant's notification settings, defaults filled in."""
-    row = session().get(NotificationSettings, True)
+    return _preferences(session().get(NotificationSettings, True))
+
+
+def _preferences(row: NotificationSettings | None) -> Preferences:
     events = {event: True for event in EVENTS}
     if row is None:
         return Preferences(DEFAULT_CHANNELS, DEFAULT_REMINDER_OFFSETS, events, None, None, None)
@@ -101,6 +104,20 @@ def overrides(
         return found
     wanted = set(keys)
     return {k: v for k, v in found.items() if k in wanted}
+
+
+def preferences_and_overrides() -> tuple[Preferences, dict[tuple[str, str, str], Any]]:
+    """`preferences()` and `overrides()` in one round trip: the settings row (at most one)
+    beside each of the tenant's templates, or alone."""
+    rows = session().execute(
+        sa.select(NotificationSettings, NotificationTemplate)
+        .select_from(sa.select(sa.literal(1)).subquery())
+        .outerjoin(NotificationSettings, sa.true())
+        .outerjoin(NotificationTemplate, sa.true())
+    )
+    found = rows.all()
+    own = {(t.event, t.channel, t.locale): t for _, t in found if t is not None}
+    return _preferences(found[0][0]), own
 
 
 def content_sid_for(event: str, locale: str, own: dict[tuple[str, str, str], Any]) -> str | None:
@@ -419,7 +436,7 @@ def announce(
 ) -> list[Written]:
     """Write what a booking change sends: `event`'s message (if the tenant sends it) and,
     with `reminders`, the reminders still ahead; queued ones are enqueued after the commit."""
-    prefs = preferences()
+    prefs, own_templates = preferences_and_overrides()
     specs = []
     if event is not None and prefs.sends(event):
         specs.append(Spec(event, reference_id=reference_id))
@@ -429,7 +446,7 @@ def announce(
         return []
     written = write_many(
         tenant=tenant, booking=booking, customer=_customer(booking.customer_id), specs=specs,
-        now=now, prefs=prefs, own_templates=overrides(),
+        now=now, prefs=prefs, own_templates=own_templates,
     )  # fmt: skip
     enqueue_after_commit(tenant, [w.id for w in written if w.status == "queued"])
     return written

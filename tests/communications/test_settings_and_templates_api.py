@@ -198,3 +198,27 @@ def test_preview_renders_sample_data_in_the_template_locale(api):
     broken = api.post(TEMPLATE + "/preview", {"body": "{{ nope }}"})
     assert broken.status_code == 422
     assert broken.get_json()["errors"]["body"] == ["Unknown variable: nope"]
+
+
+def test_settings_and_templates_read_in_one_round_trip_agree_with_each_read_alone(api, salon):
+    """announce() reads both at once; whatever exists, it sees what each reader sees."""
+    from bookme.communications import outbox
+    from bookme.core import tenancy
+    from bookme.tenants.service import tenant_ref_by_slug
+
+    def both_ways() -> None:
+        tenancy.activate(tenant_ref_by_slug(salon.tenant.slug))
+        prefs, own = outbox.preferences_and_overrides()
+        assert prefs == outbox.preferences()
+        assert own == outbox.overrides()
+
+    both_ways()  # no settings row, no templates
+    body = {"body": "Rappel : {{ service_name }} le {{ date }} à {{ time }}."}
+    assert api.put(TEMPLATE, body).status_code == 200
+    assert api.put(TEMPLATE.replace("/fr", "/en"), body).status_code == 200
+    both_ways()  # templates, still no settings row
+    assert api.put("/notification-settings", {"channels": ["sms"]}).status_code == 200
+    both_ways()  # both
+    prefs, own = outbox.preferences_and_overrides()
+    assert prefs.channels == ("sms",)
+    assert set(own) == {("booking_reminder", "sms", "fr"), ("booking_reminder", "sms", "en")}
