@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import uuid
 import zoneinfo
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -234,8 +236,7 @@ def tenant_ref_by_slug(slug: str) -> tenancy.TenantRef:
 _REF_COLUMNS = "t.id, t.slug, t.schema_name, t.timezone, t.currency, t.locale, t.status"
 # A registered domain wins over a slug (from `<slug>.<base domain>` or X-Tenant): both arms
 # are unique-index lookups, so this is one round trip and at most two rows to order.
-_RESOLVE = sa.text(
-    f"""
+_FOUND = f"""
     SELECT * FROM (
         SELECT 0 AS rank, {_REF_COLUMNS}
           FROM public.tenant_domains d JOIN public.tenants t ON t.id = d.tenant_id
@@ -245,8 +246,14 @@ _RESOLVE = sa.text(
     ) AS found
     ORDER BY rank
     LIMIT 1
-    """
-)
+"""
+
+
+@functools.cache
+def _resolve_statement(lateral: str | None) -> sa.TextClause:
+    if lateral is None:
+        return sa.text(_FOUND)
+    return sa.text(f"SELECT * FROM ({_FOUND}) AS found LEFT JOIN LATERAL ({lateral}) AS x ON true")
 
 
 def _ref_from_row(row: Any) -> tenancy.TenantRef:
@@ -263,6 +270,19 @@ def _ref_from_row(row: Any) -> tenancy.TenantRef:
 
 def resolve(host: str | None, header_slug: str | None, base_domain: str) -> tenancy.TenantRef:
     """The tenant a request addresses: a registered domain, `<slug>.<base>`, else `X-Tenant`."""
+    return resolve_with(host, header_slug, base_domain)[0]
+
+
+def resolve_with(
+    host: str | None,
+    header_slug: str | None,
+    base_domain: str,
+    *,
+    lateral: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[tenancy.TenantRef, Any]:
+    """`resolve`, and in the same round trip the row of `lateral`: a subquery that may use
+    `found.id` (the tenant's id) and `params`; its columns are NULL when it finds nothing."""
     host = (host or "").strip().lower()
     host = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).rstrip(".")[:253]
     slug = None
@@ -273,14 +293,19 @@ def resolve(host: str | None, header_slug: str | None, base_domain: str) -> tena
         slug = label
     if slug is None:
         slug = (header_slug or "").strip().lower()[:64] or None
-    row = session().connection().execute(_RESOLVE, {"slug": slug or "", "host": host}).first()
+    row = (
+        session()
+        .connection()
+        .execute(_resolve_statement(lateral), {**(params or {}), "slug": slug or "", "host": host})
+        .first()
+    )
     if row is None:
         if slug is None:
             raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")
         raise errors.TenantNotFound("No such tenant.")
     if row.status != "active":
         raise errors.TenantSuspended("This business is suspended.")
-    return _ref_from_row(row)
+    return _ref_from_row(row), row
 
 
 def origin_allowed(origin: str) -> bool:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
@@ -80,10 +79,24 @@ def _authenticate(refresh: bool = False, *, revocation_checked_later: bool = Fal
 
 
 def resolve_tenant() -> tenancy.TenantRef:
+    return _resolve_tenant()[0]
+
+
+def _resolve_tenant(
+    lateral: str | None = None, params: dict[str, Any] | None = None
+) -> tuple[tenancy.TenantRef, Any]:
+    """The request's tenant, made current, and the row of `lateral` asked in the same round
+    trip (see `tenants.resolve_with`)."""
     settings = current_app.config["BOOKME"]
-    tenant = tenants.resolve(request.host, request.headers.get("X-Tenant"), settings.base_domain)
+    tenant, row = tenants.resolve_with(
+        request.host,
+        request.headers.get("X-Tenant"),
+        settings.base_domain,
+        lateral=lateral,
+        params=params,
+    )
     tenancy.activate(tenant)
-    return tenant
+    return tenant, row
 
 
 def _user(user_id: uuid.UUID) -> User:
@@ -136,17 +149,16 @@ def token_claims() -> dict[str, Any]:
     return get_jwt()
 
 
-# The caller, its role in the tenant and whether its token is revoked: one round trip.
-_MEMBER = sa.text(
-    """
+# The caller, its role in the tenant and whether its token is revoked, asked in the round trip
+# that resolves the tenant (`found.id`); all NULL when the user does not exist.
+_MEMBER = """
     SELECT u.email, u.is_active, m.role,
            EXISTS (SELECT 1 FROM public.token_revocations r
                     WHERE r.jti = ANY(CAST(:keys AS text[]))) AS revoked
       FROM public.users u
-      LEFT JOIN public.memberships m ON m.user_id = u.id AND m.tenant_id = :tenant_id
+      LEFT JOIN public.memberships m ON m.user_id = u.id AND m.tenant_id = found.id
      WHERE u.id = :user_id
-    """
-)
+"""
 
 
 def member(*roles: str) -> Callable[[F], F]:
@@ -160,25 +172,14 @@ def member(*roles: str) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user_id = _authenticate(revocation_checked_later=True)
+            caller = {"user_id": user_id, "keys": tokens.revocation_keys(token_claims())}
             try:
-                tenant = resolve_tenant()
+                _, row = _resolve_tenant(_MEMBER, caller)
             except errors.BookMeError:
                 if tokens.is_revoked(token_claims()):  # a revoked token is a 401 first
                     raise errors.Unauthorized("A valid access token is required.") from None
                 raise
-            row = (
-                session()
-                .execute(
-                    _MEMBER,
-                    {
-                        "user_id": user_id,
-                        "tenant_id": tenant.id,
-                        "keys": tokens.revocation_keys(token_claims()),
-                    },
-                )
-                .first()
-            )
-            if row is None or row.revoked or not row.is_active:
+            if row.revoked or not row.is_active:  # NULL: no such user
                 raise errors.Unauthorized("A valid access token is required.")
             if row.role is None:
                 raise errors.Forbidden("You are not a member of this business.")

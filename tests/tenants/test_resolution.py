@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -182,10 +184,20 @@ def test_resolution_is_one_query(db, tenant):
         event.remove(connection, "before_cursor_execute", record)
 
 
-def test_resolution_uses_the_unique_indexes_of_domains_and_slugs(db):
+@pytest.mark.parametrize("lateral", [None, "member"])
+def test_resolution_uses_the_unique_indexes_of_domains_and_slugs(db, lateral):
+    """Alone, and with the member check asked in the same round trip (users/access.py)."""
+    from bookme.users.access import _MEMBER
+
     conn = session().connection()
     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    compiled = service._RESOLVE.text.replace(":host", "'a.example.com'").replace(":slug", "'abc'")
+    statement = service._resolve_statement(_MEMBER if lateral else None).text
+    compiled = (
+        statement.replace(":host", "'a.example.com'")
+        .replace(":slug", "'abc'")
+        .replace(":user_id", f"'{uuid.uuid4()}'")
+        .replace(":keys", "'{x}'")
+    )
     plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + compiled))
     conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
     assert "uq_tenant_domains_domain" in plan
