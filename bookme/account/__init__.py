@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Flask, Response, make_response, render_template, request
+from flask import Blueprint, Response, make_response, render_template, request
 
 from bookme.admin import i18n, web
 from bookme.core import clock, errors
@@ -33,23 +33,13 @@ PASSWORD_RULES = "password_rules"  # noqa: S105
 PASSWORD_MISMATCH = "password_mismatch"  # noqa: S105
 
 
+@blp.after_request
 def _private(response: Response) -> Response:
-    if request.blueprint == blp.name:
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _setup(state: Any) -> None:
-    app: Flask = state.app
-    web.init_app(app)
-    # The app's header hook (bookme.core.http) runs after a blueprint's own and sets a
-    # Referrer-Policy on every response; hooks run last-registered-first, so this one goes to
-    # the front of the app's list to have the last word on these pages.
-    app.after_request_funcs.setdefault(None, []).insert(0, _private)
-
-
-blp.record_once(_setup)
+blp.record_once(lambda state: web.init_app(state.app))
 
 
 @blp.before_request

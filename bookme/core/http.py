@@ -18,6 +18,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz"})  # probes every few seconds: DEBUG only
 
 
+TOKEN_PAGE_PREFIXES = ("/m/", "/account/")
+
+
 def request_id() -> str:
     return getattr(g, "request_id", "-")
 
@@ -54,8 +57,11 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
         headers["X-Request-ID"] = request_id()
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
+        # Pages whose URL holds a credential (a manage or account token) never send it on.
         headers["Referrer-Policy"] = (
-            "no-referrer" if request.path.startswith("/m/") else ("strict-origin-when-cross-origin")
+            "no-referrer"
+            if request.path.startswith(TOKEN_PAGE_PREFIXES)
+            else "strict-origin-when-cross-origin"
         )
         csp = headers.get("Content-Security-Policy")
         if not csp:

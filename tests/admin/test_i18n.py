@@ -21,7 +21,7 @@ METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 
 def _source_messages() -> set[str]:
     found: set[str] = set()
-    for folder in ("admin", "manage"):
+    for folder in ("admin", "manage", "account"):
         for _, _, message, _, _ in extract_from_dir(str(ROOT / folder), METHODS, keywords=KEYWORDS):
             found.add(message[0] if isinstance(message, tuple) else message)
     return found

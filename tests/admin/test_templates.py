@@ -7,7 +7,7 @@ from pathlib import Path
 import bookme
 
 ROOT = Path(bookme.__file__).parent
-TEMPLATE_DIRS = [ROOT / "admin" / "templates", ROOT / "manage" / "templates"]
+TEMPLATE_DIRS = [ROOT / name / "templates" for name in ("admin", "manage", "account")]
 
 
 def _names() -> list[str]:
