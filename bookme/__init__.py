@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={
-            "pool_pre_ping": True,
+            "pool_pre_ping": False,  # see core.db.ping_on_checkout
             "pool_size": 10,
             "max_overflow": 20,
             "connect_args": ENGINE_CONNECT_ARGS,

@@ -94,6 +94,25 @@ def _set_search_path(session: Session, transaction: Any, connection: sa.Connecti
     use_search_path(connection, tenancy.search_path())
 
 
+def ping_on_checkout(engine: sa.Engine) -> None:
+    """Hand out only live connections: an empty query on each checkout (the pool then
+    replaces a dead one, as after a database restart).
+
+    SQLAlchemy's `pool_pre_ping` does the same with `SELECT 1` through a DBAPI cursor, which
+    also opens the transaction early: about 0.4 ms of CPU a request here. libpq's empty
+    query is one round trip that starts nothing, and costs a few microseconds.
+    """
+    from psycopg import pq
+
+    def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        pgconn = dbapi_connection.pgconn
+        result = pgconn.exec_(b"")
+        if result.status != pq.ExecStatus.EMPTY_QUERY or pgconn.status != pq.ConnStatus.OK:
+            raise sa.exc.DisconnectionError("the database connection is gone")
+
+    event.listen(engine, "checkout", ping)
+
+
 def track_search_path(engine: sa.Engine) -> None:
     """Remember the path in force on `engine`'s connections (opened with ENGINE_CONNECT_ARGS)."""
 
@@ -189,6 +208,7 @@ def register(app: Any) -> None:
     from bookme.extensions import db
 
     with app.app_context():
+        ping_on_checkout(db.engine)
         track_search_path(db.engine)
 
     @app.after_request
