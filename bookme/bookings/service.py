@@ -632,13 +632,16 @@ def _book_requested(
             staff_id=data.get("staff_id"),
             starts_at=data["starts_at"],
         )
+        # Held while booking: the session's identity map keeps only weak references, and
+        # the outbox reads this customer again (from the map, if it is still alive).
+        booked_for = customer()
         return _book(
             tenant=tenant,
             actor=actor,
             now=now,
             service_id=data["service_id"],
             staff_id=data.get("staff_id"),
-            customer_id=customer().id,
+            customer_id=booked_for.id,
             starts_at=data["starts_at"],
             notes=data.get("notes"),
             source=source,
