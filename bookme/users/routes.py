@@ -53,6 +53,16 @@ def login_failed(response: FlaskResponse) -> bool:
     return response.status_code == 401
 
 
+def _email_language() -> str:
+    """The language of the emails a request causes: its Accept-Language among fr, ar and en,
+    else French (no request field for it: the API's contract is unchanged)."""
+    # Imported here, not at the top: bookme.admin's package imports its views, which import this
+    # module.
+    from bookme.admin import i18n
+
+    return i18n.choose_language()
+
+
 def _family(claims: dict[str, Any]) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(claims["fam"]))
@@ -76,7 +86,7 @@ def register(args: dict[str, Any]) -> Any:
     (valid 48 hours) is sent; `POST /auth/email/verify` takes its token. An email already
     in use is 409 `email_taken`. At most 10 sign-ups an hour per client address.
     """
-    return service.register(**args, now=now())
+    return service.register(**args, now=now(), language=_email_language())
 
 
 @blp.route("/auth/login", methods=["POST"])
@@ -146,7 +156,7 @@ def forgot_password(args: dict[str, Any]) -> Any:
     token valid for 60 minutes. At most 5 requests an hour per account and 10 a minute
     per client address.
     """
-    service.request_password_reset(email=args["email"], now=now())
+    service.request_password_reset(email=args["email"], now=now(), language=_email_language())
     return {"detail": "If an account uses this email, a reset link is on its way."}
 
 
@@ -188,7 +198,7 @@ def resend_verification() -> Any:
 
     Nothing is sent when the email is already verified. At most 5 an hour per account.
     """
-    service.resend_verification(actor=access.current_actor(), now=now())
+    service.resend_verification(actor=access.current_actor(), now=now(), language=_email_language())
     return {"detail": "Unless the email is already verified, a new link is on its way."}
 
 

@@ -25,6 +25,9 @@ from bookme.users.tasks import send_email_after_commit
 
 VERIFY_EMAIL_TTL = timedelta(hours=48)
 PASSWORD_RESET_TTL = timedelta(hours=1)
+# The account emails' language when the caller names none (the CLI): bookme.admin.i18n's default,
+# not imported from there since the admin package imports this module.
+EMAIL_LANGUAGE = "fr"
 
 LOGIN_FAILED = "Incorrect email or password."
 REFRESH_REFUSED = "This refresh token is no longer valid; sign in again."
@@ -88,18 +91,20 @@ def _consume_one_time_token(raw: str, purpose: str, now: datetime) -> User:
     return user
 
 
-def _link(path: str, raw: str) -> str:
-    return f"{_settings().public_base_url}{path}?token={raw}"
+def _link(path: str, raw: str, language: str) -> str:
+    """The account page, opened in the email's language."""
+    return f"{_settings().public_base_url}{path}?token={raw}&lang={language}"
 
 
-def _send_verification(user: User, now: datetime) -> None:
+def _send_verification(user: User, now: datetime, language: str) -> None:
     raw = _issue_one_time_token(user.id, "email_verify", VERIFY_EMAIL_TTL, now)
     send_email_after_commit(
         mail.verification_email(
             to=user.email,
             name=user.full_name,
-            link=_link("/account/verify-email", raw),
+            link=_link("/account/verify-email", raw, language),
             valid_hours=int(VERIFY_EMAIL_TTL.total_seconds() // 3600),
+            language=language,
         )
     )
 
@@ -108,15 +113,22 @@ def _send_verification(user: User, now: datetime) -> None:
 
 
 @transactional
-def register(*, email: str, password: str, full_name: str, now: datetime) -> User:
-    """Create an account and email it a verification link."""
+def register(
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    now: datetime,
+    language: str = EMAIL_LANGUAGE,
+) -> User:
+    """Create an account and email it a verification link, written in `language`."""
     # Uniqueness is the database's (uq_users_email_lower), so a race cannot slip through.
     user = User(
         email=normalise_email(email), full_name=full_name, password_hash=hash_password(password)
     )
     session().add(user)
     session().flush()
-    _send_verification(user, now)
+    _send_verification(user, now, language)
     return user
 
 
@@ -187,8 +199,9 @@ def logout(*, jti: str, family_id: uuid.UUID | None, expires_at: datetime, now: 
 
 
 @transactional
-def request_password_reset(*, email: str, now: datetime) -> None:
-    """Email a reset link when an active account has this address; say nothing either way."""
+def request_password_reset(*, email: str, now: datetime, language: str = EMAIL_LANGUAGE) -> None:
+    """Email a reset link (in `language`) when an active account has this address; say nothing
+    either way."""
     user = _user_by_email(email)
     if user is None or not user.is_active:
         return
@@ -197,8 +210,9 @@ def request_password_reset(*, email: str, now: datetime) -> None:
         mail.password_reset_email(
             to=user.email,
             name=user.full_name,
-            link=_link("/account/reset-password", raw),
+            link=_link("/account/reset-password", raw, language),
             valid_minutes=int(PASSWORD_RESET_TTL.total_seconds() // 60),
+            language=language,
         )
     )
 
@@ -230,12 +244,13 @@ def verify_email(*, token: str, now: datetime) -> None:
 
 
 @transactional
-def resend_verification(*, actor: Actor, now: datetime) -> None:
-    """A fresh verification link for a signed-in user whose email is not verified yet."""
+def resend_verification(*, actor: Actor, now: datetime, language: str = EMAIL_LANGUAGE) -> None:
+    """A fresh verification link (in `language`) for a signed-in user whose email is not
+    verified yet."""
     user = session().get(User, actor.user_id)
     if user is None or user.email_verified_at is not None:
         return
-    _send_verification(user, now)
+    _send_verification(user, now, language)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,21 @@ def login(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def opens_in(client: FlaskClient, received: Any, path: str, language: str) -> Any:
+    """Check that an account email is written in `language` and that its link opens the account
+    page `path` in the same language; the page's response."""
+    direction = "rtl" if language == "ar" else "ltr"
+    tag = f'<html lang="{language}" dir="{direction}">'
+    assert tag in received.html
+    link = rf"http://bookme\.test({re.escape(path)}\?token=[A-Za-z0-9_-]+&lang={language})\s"
+    match = re.search(link, received.text)
+    assert match, received.text
+    page = client.get(match.group(1))
+    assert page.status_code == 200
+    assert tag in page.text
+    return page
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Account email: message shape, and real SMTP delivery in each TLS mode, with and without AUTH."""
+"""Account email: message shape and languages, and real SMTP delivery in each TLS mode, with and
+without AUTH."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ EMAIL = mail.password_reset_email(
     name="Salma <b>B.</b>",
     link="http://bookme.test/r?token=abc",
     valid_minutes=60,
+    language="en",
 )
 
 
@@ -43,6 +45,117 @@ def test_the_html_part_escapes_what_users_typed():
     assert "Salma &lt;b&gt;B.&lt;/b&gt;" in EMAIL.html
     assert "<b>B.</b>" not in EMAIL.html
     assert "Salma <b>B.</b>" in EMAIL.text  # plain text is not HTML
+
+
+@pytest.mark.parametrize(
+    ("language", "direction", "subject", "greeting", "button", "copy"),
+    [
+        (
+            "fr",
+            "ltr",
+            "Confirmez votre adresse e-mail",
+            "Bonjour Salma &lt;b&gt;B.&lt;/b&gt;,",
+            "Confirmer mon adresse e-mail",
+            "Si le bouton ne fonctionne pas, copiez cette adresse dans votre navigateur :",
+        ),
+        (
+            "ar",
+            "rtl",
+            "أكّد عنوان بريدك الإلكتروني",
+            "مرحبًا Salma &lt;b&gt;B.&lt;/b&gt;،",
+            "تأكيد عنوان بريدي الإلكتروني",
+            "إذا لم يعمل الزر، فانسخ هذا العنوان في متصفحك:",
+        ),
+        (
+            "en",
+            "ltr",
+            "Confirm your email address",
+            "Hello Salma &lt;b&gt;B.&lt;/b&gt;,",
+            "Confirm my email address",
+            "If the button does not work, copy this address into your browser:",
+        ),
+    ],
+)
+def test_a_verification_email_is_written_in_the_language_it_is_given(
+    language, direction, subject, greeting, button, copy
+):
+    email = mail.verification_email(
+        to="salma@example.com",
+        name="Salma <b>B.</b>",
+        link=f"http://bookme.test/v?token=abc&lang={language}",
+        valid_hours=48,
+        language=language,
+    )
+    assert email.subject == subject
+    assert f'<html lang="{language}" dir="{direction}">' in email.html
+    assert f"<title>{subject}</title>" in email.html
+    assert f"<p>{greeting}</p>" in email.html
+    assert (
+        f'<a href="http://bookme.test/v?token=abc&amp;lang={language}">{button}</a>' in email.html
+    )
+    assert copy in email.html
+    assert f"{button}: http://bookme.test/v?token=abc&lang={language}" in email.text
+    assert "Salma <b>B.</b>" in email.text
+
+
+def test_a_reset_email_in_french_and_arabic_translates_every_sentence():
+    french, arabic = (
+        mail.password_reset_email(
+            to="salma@example.com",
+            name="Salma",
+            link="http://bookme.test/r?token=abc",
+            valid_minutes=60,
+            language=language,
+        )
+        for language in ("fr", "ar")
+    )
+    assert french.subject == "Réinitialisez votre mot de passe BookMe"
+    assert french.text.splitlines() == [
+        "Bonjour Salma,",
+        "",
+        "Quelqu'un (vous, espérons-le) a demandé la réinitialisation du mot de passe de votre "
+        "compte BookMe.",
+        "",
+        "Choisissez un nouveau mot de passe: http://bookme.test/r?token=abc",
+        "",
+        "Le lien ne fonctionne qu'une fois et expire dans 60 minutes. Si vous n'êtes pas à "
+        "l'origine de cette demande, ignorez ce message : votre mot de passe reste inchangé.",
+        "",
+        "BookMe",
+    ]
+    assert arabic.subject == "أعد تعيين كلمة مرورك في BookMe"
+    assert arabic.text.splitlines() == [
+        "مرحبًا Salma،",
+        "",
+        "طلب شخص ما (نأمل أن تكون أنت) إعادة تعيين كلمة مرور حسابك في BookMe.",
+        "",
+        "اختر كلمة مرور جديدة: http://bookme.test/r?token=abc",
+        "",
+        "يعمل الرابط مرة واحدة وتنتهي صلاحيته بعد 60 دقيقة. "
+        "إذا لم تطلب ذلك، فتجاهل هذه الرسالة: تبقى كلمة مرورك كما هي.",
+        "",
+        "BookMe",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hours", "french", "arabic"),
+    [
+        (1, "expire dans 1 heure.", "بعد ساعة واحدة."),
+        (2, "expire dans 2 heures.", "بعد ساعتين."),
+        (3, "expire dans 3 heures.", "بعد 3 ساعات."),
+        (48, "expire dans 48 heures.", "بعد 48 ساعة."),
+        (120, "expire dans 120 heures.", "بعد 120 ساعة."),
+    ],
+)
+def test_the_validity_is_counted_with_each_language_s_plural_forms(hours, french, arabic):
+    def text(language):
+        return mail.verification_email(
+            to="a@example.com", name="A", link="http://x", valid_hours=hours, language=language
+        ).text
+
+    assert french in text("fr")
+    assert arabic in text("ar")
 
 
 def test_without_smtp_host_development_logs_the_message(app, caplog, smtp_guard):

@@ -1,4 +1,5 @@
-"""Forgotten passwords: the emailed single-use, expiring, hashed token, and what a reset revokes."""
+"""Forgotten passwords: the emailed single-use, expiring, hashed token (in the request's
+language), and what a reset revokes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from bookme.core import clock
 from tests.conftest import PASSWORD
-from tests.users.conftest import bearer, login, make_user, post
+from tests.users.conftest import bearer, login, make_user, opens_in, post
 
 NEW_PASSWORD = "a brand new password"
 
@@ -20,7 +21,7 @@ def _forgot(client, email, address="10.0.0.1"):
 
 def _reset_token(mailbox):
     received = mailbox.take_one()
-    assert received.message["Subject"] == "Reset your BookMe password"
+    assert received.message["Subject"] == "Réinitialisez votre mot de passe BookMe"  # French
     match = re.search(r"/account/reset-password\?token=([A-Za-z0-9_-]+)", received.text)
     assert match, received.text
     assert match.group(0) in received.html
@@ -36,7 +37,9 @@ def test_forgot_emails_a_reset_link_over_smtp(client, db, mailbox, run_jobs, app
     received = mailbox.messages[0]
     assert received.rcpt_tos == ["salma@example.com"]
     assert received.message["From"] == app.config["BOOKME"].mail_from
-    assert "Hello Salma B.," in received.text
+    assert "Bonjour Salma B.," in received.text
+    assert "expire dans 60 minutes." in received.text
+    opens_in(client, received, "/account/reset-password", "fr")
     assert _reset_token(mailbox)
 
 

@@ -1,4 +1,5 @@
-"""Registration, the verification email over real SMTP, and email verification."""
+"""Registration, the verification email over real SMTP (in the request's language), and email
+verification."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from datetime import timedelta
 
 from bookme.core import clock
-from tests.users.conftest import bearer, login, post
+from tests.users.conftest import bearer, login, opens_in, post
 
 NEW = {"email": "  Nadia@Example.COM ", "password": "a long enough pw", "full_name": "Nadia B."}
 
@@ -29,10 +30,14 @@ def test_register_creates_the_account_and_emails_a_verification_link(client, mai
     run_jobs()
     received = mailbox.take_one()
     assert received.rcpt_tos == ["nadia@example.com"]
-    assert received.message["Subject"] == "Confirm your email address"
+    # No Accept-Language: French, the product's default.
+    assert received.message["Subject"] == "Confirmez votre adresse e-mail"
+    assert "Bonjour Nadia B.," in received.text
     token = _token_from(received)
-    assert f"token={token}" in received.html
+    assert f"/account/verify-email?token={token}&lang=fr" in received.text
+    assert f"token={token}&amp;lang=fr" in received.html
     assert received.html.startswith("<!doctype html>")
+    assert '<html lang="fr" dir="ltr">' in received.html
 
 
 def _register_and_get_token(client, mailbox, run_jobs, data=NEW):
@@ -190,6 +195,18 @@ def test_a_signed_in_user_can_ask_for_a_new_verification_email(client, mailbox, 
     )
     run_jobs()
     assert mailbox.unexpected == []
+
+
+def test_a_resent_verification_email_follows_the_language_of_the_resend(client, mailbox, run_jobs):
+    _register_and_get_token(client, mailbox, run_jobs)  # signed up in French
+    tokens = login(client, "nadia@example.com", NEW["password"]).get_json()
+    headers = {**bearer(tokens["access_token"]), "Accept-Language": "ar"}
+    assert post(client, "/auth/email/resend", headers=headers).status_code == 202
+    run_jobs()
+    received = mailbox.take_one()
+    assert received.message["Subject"] == "أكّد عنوان بريدك الإلكتروني"
+    opens_in(client, received, "/account/verify-email", "ar")
+    assert post(client, "/auth/email/verify", {"token": _token_from(received)}).status_code == 204
 
 
 def test_resending_verification_needs_a_token(client):
