@@ -3,10 +3,12 @@ off and closures. Input goes through the API's own schemas, then the same servic
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+from collections.abc import Callable
 from datetime import time
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Response, flash, request, url_for
 from flask_babel import gettext as _
@@ -60,6 +62,26 @@ def _read() -> dict[str, Any]:
     return {"tenant": _tenant(), "actor": ctx().actor}
 
 
+T = TypeVar("T")
+
+
+def _save(
+    form: Any,
+    write: Callable[[], T],
+    message: str,
+    put: Callable[[Any, errors.BookMeError], None] = put_errors,
+) -> T | None:
+    """A submitted form's write: on success `message` is flashed and what `write` answered comes
+    back (to redirect); a refusal is `put` onto the form and None comes back (show it again)."""
+    try:
+        written = write()
+    except errors.BookMeError as exc:
+        put(form, exc)
+        return None
+    flash(message, "success")
+    return written
+
+
 def _deleted(fn: Any, message: str, back: str, **ids: Any) -> Response:
     """A delete button: the service decides; a refusal (409) is flashed on the list."""
     EmptyForm().validate_on_submit()
@@ -94,17 +116,17 @@ def category_form(category_id: uuid.UUID | None = None) -> Response:
     form = CategoryForm(obj=existing)
     if form.validate_on_submit():
         data = {"name": form.name.data, "position": form.position.data}
-        try:
+
+        def write() -> Any:
             if existing is None:
-                catalog.create_category(**svc(), data=load(ServiceCategoryCreateSchema(), data))
-            else:
-                catalog.update_category(
-                    **svc(), category_id=existing.id, data=load(ServiceCategoryUpdateSchema(), data)
+                return catalog.create_category(
+                    **svc(), data=load(ServiceCategoryCreateSchema(), data)
                 )
-        except errors.BookMeError as exc:
-            put_errors(form, exc)
-        else:
-            flash(_("Category saved."), "success")
+            return catalog.update_category(
+                **svc(), category_id=existing.id, data=load(ServiceCategoryUpdateSchema(), data)
+            )
+
+        if _save(form, write, _("Category saved.")) is not None:
             return see_other(url_for("admin.categories"))
     return form_page("admin/catalog/category_form.html", form, category=existing)
 
@@ -167,17 +189,16 @@ def service_form(service_id: uuid.UUID | None = None) -> Response:
             form.deposit_amount.data = f"{existing.deposit_amount:.2f}"
     if form.validate_on_submit():
         payload = _service_payload(form)
-        try:
+
+        def write() -> Any:
             if existing is None:
-                catalog.create_service(**svc(), data=load(ServiceCreateSchema(), payload))
-            else:
-                catalog.update_service(
-                    **svc(), service_id=existing.id, data=load(ServiceUpdateSchema(), payload)
-                )
-        except errors.BookMeError as exc:
-            put_errors(form, exc, aliases={"payment.mode": "payment_mode"})
-        else:
-            flash(_("Service saved."), "success")
+                return catalog.create_service(**svc(), data=load(ServiceCreateSchema(), payload))
+            return catalog.update_service(
+                **svc(), service_id=existing.id, data=load(ServiceUpdateSchema(), payload)
+            )
+
+        put = functools.partial(put_errors, aliases={"payment.mode": "payment_mode"})
+        if _save(form, write, _("Service saved."), put) is not None:
             return see_other(url_for("admin.services"))
     return form_page("admin/catalog/service_form.html", form, service=existing)
 
@@ -228,19 +249,17 @@ def staff_form(staff_id: uuid.UUID | None = None) -> Response:
             "is_active": bool(form.is_active.data),
             "service_ids": list(form.service_ids.data or []),
         }
-        try:
+
+        def write() -> Any:
             if existing is None:
-                created = staffing.create_staff(**svc(), data=load(StaffCreateSchema(), payload))
-                staff_id = created.id
-            else:
-                staffing.update_staff(
-                    **svc(), staff_id=existing.id, data=load(StaffUpdateSchema(), payload)
-                )
-        except errors.BookMeError as exc:
-            put_errors(form, exc)
-        else:
-            flash(_("Staff member saved."), "success")
-            return see_other(url_for("admin.staff_hours", staff_id=staff_id))
+                return staffing.create_staff(**svc(), data=load(StaffCreateSchema(), payload))
+            return staffing.update_staff(
+                **svc(), staff_id=existing.id, data=load(StaffUpdateSchema(), payload)
+            )
+
+        saved = _save(form, write, _("Staff member saved."))
+        if saved is not None:
+            return see_other(url_for("admin.staff_hours", staff_id=saved.id))
     return form_page("admin/catalog/staff_form.html", form, member=existing)
 
 
@@ -283,13 +302,15 @@ def staff_hours(staff_id: uuid.UUID) -> Response:
             for row, interval in zip(filled, intervals_of(rows), strict=True):
                 intervals.append({"weekday": weekday, **interval})
                 places.append(row)
-        try:
+
+        def write() -> Any:
             data = load(WorkingHoursUpdateSchema(), {"intervals": intervals})
-            staffing.set_working_hours(**svc(), staff_id=staff_id, intervals=data["intervals"])
-        except errors.BookMeError as exc:
-            _row_errors(form, exc, places)
-        else:
-            flash(_("Working hours saved."), "success")
+            return staffing.set_working_hours(
+                **svc(), staff_id=staff_id, intervals=data["intervals"]
+            )
+
+        put = functools.partial(_row_errors, places=places)
+        if _save(form, write, _("Working hours saved."), put) is not None:
             return see_other(url_for("admin.staff_hours", staff_id=staff_id))
     overrides = staffing.list_date_overrides(
         **_read(), now=clock.now(), staff_id=staff_id, pagination=PaginationParameters(1, 100)
@@ -339,16 +360,17 @@ def staff_override(staff_id: uuid.UUID) -> Response:
     if form.validate_on_submit():
         rows = list(form.intervals)
         filled = [row for row in rows if row.start.data or row.end.data]
-        try:
+
+        def write() -> Any:
             data = load(DateOverrideUpdateSchema(), {"intervals": intervals_of(rows)})
-            staffing.set_date_override(
+            return staffing.set_date_override(
                 **svc(), staff_id=staff_id, day=form.day.data.isoformat(),
                 intervals=data["intervals"],
             )  # fmt: skip
-        except errors.BookMeError as exc:
-            _row_errors(form, exc, filled)
-        else:
-            flash(_("Hours for %(day)s saved.", day=form.day.data.isoformat()), "success")
+
+        message = _("Hours for %(day)s saved.", day=form.day.data.isoformat())
+        put = functools.partial(_row_errors, places=filled)
+        if _save(form, write, message, put) is not None:
             return see_other(url_for("admin.staff_hours", staff_id=staff_id))
     return form_page("admin/catalog/override_form.html", form, member=member)
 
@@ -380,13 +402,12 @@ def staff_time_off(staff_id: uuid.UUID) -> Response:
     member = staffing.check_schedule_access(**_read(), staff_id=staff_id)
     form = PeriodForm()
     if form.validate_on_submit():
-        try:
+
+        def write() -> Any:
             data = load(TimeOffCreateSchema(), _period_payload(form))
-            staffing.create_time_off(**svc(), staff_id=staff_id, data=data)
-        except errors.BookMeError as exc:
-            put_errors(form, exc)
-        else:
-            flash(_("Time off added."), "success")
+            return staffing.create_time_off(**svc(), staff_id=staff_id, data=data)
+
+        if _save(form, write, _("Time off added.")) is not None:
             return see_other(url_for("admin.staff_hours", staff_id=staff_id))
     return form_page("admin/catalog/time_off_form.html", form, member=member)
 
@@ -413,13 +434,12 @@ def closures() -> Response:
         if not ctx().can("closures.write"):
             raise errors.Forbidden("Your role does not allow this.")
         if form.validate_on_submit():
-            try:
+
+            def write() -> Any:
                 data = load(ClosureCreateSchema(), _period_payload(form))
-                staffing.create_closure(**svc(), data=data)
-            except errors.BookMeError as exc:
-                put_errors(form, exc)
-            else:
-                flash(_("Closure added."), "success")
+                return staffing.create_closure(**svc(), data=data)
+
+            if _save(form, write, _("Closure added.")) is not None:
                 return see_other(url_for("admin.closures"))
     found = staffing.list_closures(
         **_read(), pagination=PaginationParameters(1, 200),
