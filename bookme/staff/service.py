@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from flask_smorest.pagination import PaginationParameters
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 STAFF_DELETING = "staff_deleting"
 MANAGERS = ("owner", "manager")
 
+_Row = TypeVar("_Row")
+_Period = TypeVar("_Period", TimeOff, Closure)
+
 _USER_TAKEN = "This user is already linked to another staff member."
 errors.on_constraint("uq_staff_user_id", lambda: errors.Conflict(_USER_TAKEN))
 errors.on_constraint(
@@ -56,6 +59,21 @@ for _name in ("ck_time_off_period", "ck_closures_period"):
     errors.on_constraint(
         _name, lambda: errors.validation_error({"ends_at": ["Must be after starts_at."]})
     )
+
+
+# --- writing rows (inside the caller's transaction) ---------------------------------------------
+
+
+def _added(row: _Row) -> _Row:
+    """A new row, flushed: its id set and the database's constraints checked."""
+    session().add(row)
+    session().flush()
+    return row
+
+
+def _deleted(row: Any) -> None:
+    session().delete(row)
+    session().flush()
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -156,9 +174,7 @@ def create_staff(
     _check_user(tenant, values.get("user_id"), exclude=None)
     staff = Staff(**values)
     staff.services = services
-    session().add(staff)
-    session().flush()
-    return staff
+    return _added(staff)
 
 
 @transactional
@@ -359,8 +375,7 @@ def delete_date_override(
     existing = _override(staff_id, the_day)
     if existing is None:
         raise errors.NotFound("No override for this date.")
-    session().delete(existing)
-    session().flush()
+    _deleted(existing)
 
 
 # --- periods: time off and closures -------------------------------------------------------------
@@ -398,9 +413,14 @@ def _overlapping(
     return stmt.order_by(model.starts_at, model.id)
 
 
-def _check_period(obj: Any) -> None:
-    if obj.starts_at >= obj.ends_at:
+def _updated_period(row: _Period, data: dict[str, Any]) -> _Period:
+    """Sets the fields given; the result must still start before it ends (else 422)."""
+    for key, value in data.items():
+        setattr(row, key, value)
+    if row.starts_at >= row.ends_at:
         raise errors.validation_error({"ends_at": ["Must be after starts_at."]})
+    session().flush()
+    return row
 
 
 def list_time_off(
@@ -440,10 +460,7 @@ def create_time_off(
     data: dict[str, Any],
 ) -> TimeOff:
     check_schedule_access(tenant=tenant, actor=actor, staff_id=staff_id)
-    row = TimeOff(staff_id=staff_id, **data)
-    session().add(row)
-    session().flush()
-    return row
+    return _added(TimeOff(staff_id=staff_id, **data))
 
 
 @transactional
@@ -457,11 +474,7 @@ def update_time_off(
     data: dict[str, Any],
 ) -> TimeOff:
     row = get_time_off(tenant=tenant, actor=actor, staff_id=staff_id, time_off_id=time_off_id)
-    for key, value in data.items():
-        setattr(row, key, value)
-    _check_period(row)
-    session().flush()
-    return row
+    return _updated_period(row, data)
 
 
 @transactional
@@ -473,9 +486,7 @@ def delete_time_off(
     staff_id: uuid.UUID,
     time_off_id: uuid.UUID,
 ) -> None:
-    row = get_time_off(tenant=tenant, actor=actor, staff_id=staff_id, time_off_id=time_off_id)
-    session().delete(row)
-    session().flush()
+    _deleted(get_time_off(tenant=tenant, actor=actor, staff_id=staff_id, time_off_id=time_off_id))
 
 
 def list_closures(
@@ -501,10 +512,7 @@ def get_closure(*, tenant: tenancy.TenantRef, actor: Actor, closure_id: uuid.UUI
 def create_closure(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, data: dict[str, Any]
 ) -> Closure:
-    row = Closure(**data)
-    session().add(row)
-    session().flush()
-    return row
+    return _added(Closure(**data))
 
 
 @transactional
@@ -517,17 +525,11 @@ def update_closure(
     data: dict[str, Any],
 ) -> Closure:
     row = get_closure(tenant=tenant, actor=actor, closure_id=closure_id)
-    for key, value in data.items():
-        setattr(row, key, value)
-    _check_period(row)
-    session().flush()
-    return row
+    return _updated_period(row, data)
 
 
 @transactional
 def delete_closure(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, closure_id: uuid.UUID
 ) -> None:
-    row = get_closure(tenant=tenant, actor=actor, closure_id=closure_id)
-    session().delete(row)
-    session().flush()
+    _deleted(get_closure(tenant=tenant, actor=actor, closure_id=closure_id))
