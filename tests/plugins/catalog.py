@@ -1,4 +1,5 @@
-"""Staff test fixtures: members of each role in the test tenant, event subscriptions."""
+"""Catalog fixtures (tests/services, tests/staff): members of each role in the test tenant,
+event subscriptions."""
 
 from __future__ import annotations
 
