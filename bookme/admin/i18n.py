@@ -80,8 +80,14 @@ def choose_language(*candidates: str | None) -> str:
     for candidate in candidates:
         if candidate in LANGUAGES:
             return candidate
-    best = request.accept_languages.best_match(LANGUAGES) if has_request_context() else None
-    return best or DEFAULT_LANGUAGE
+    if has_request_context():
+        # The client's order wins, by primary subtag: `ar-MA, fr;q=0.5` is Arabic (werkzeug's
+        # best_match would prefer the exact `fr` listed after it).
+        for tag, _quality in request.accept_languages:
+            primary = tag.split("-", 1)[0].split("_", 1)[0].lower()
+            if primary in LANGUAGES:
+                return primary
+    return DEFAULT_LANGUAGE
 
 
 def select_locale() -> str:

@@ -94,3 +94,23 @@ def test_money_is_formatted_per_language(signed_in, client, salon):
     assert "80,00\xa0MAD" in browser.get(url).text
     browser.send(browser.page(url), "language", lang="ar")
     assert "80,00\xa0د.م." in browser.get(url).text
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(0, "لا حجوزات"), (1, "حجز واحد"), (2, "حجزان"), (5, "5 حجوزات"), (48, "48 حجزًا"),
+     (100, "100 حجز"), (111, "111 حجزًا"), (205, "205 حجوزات")],
+)  # fmt: skip
+def test_arabic_counts_take_the_six_plural_forms_the_cldr_way(count, expected):
+    text = i18n.catalog("ar").ngettext("%(num)d booking", "%(num)d bookings", count)
+    assert text % {"num": count} == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("ar-MA,fr;q=0.5", "ar"), ("en-GB,en;q=0.9,fr;q=0.8", "en"), ("de-DE,de;q=0.9", "fr"),
+     ("de,ar;q=0.3", "ar"), ("fr-MA", "fr"), ("", "fr"), ("*", "fr")],
+)  # fmt: skip
+def test_the_browsers_first_supported_language_is_chosen(app, header, expected):
+    with app.test_request_context("/", headers={"Accept-Language": header}):
+        assert i18n.choose_language() == expected
