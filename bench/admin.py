@@ -29,6 +29,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import recreate_database  # noqa: E402  (bench/common.py)
+
 from bookme import create_app  # noqa: E402
 from bookme.config import Settings  # noqa: E402
 from bookme.core import clock, tenancy  # noqa: E402
@@ -42,19 +44,6 @@ PASSWORD = "bench password 123"
 # Monday 3 May 2027, 07:00 in Casablanca; the bookings are on Tuesday the 4th.
 NOW = datetime(2027, 5, 3, 6, 0, tzinfo=UTC)
 DAY = "2027-05-04"
-
-
-def recreate_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        )
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
 
 
 def build(app: Any, staff_count: int, booking_count: int) -> str:
@@ -208,4 +197,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

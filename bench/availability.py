@@ -21,8 +21,6 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,8 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import free_port, recreate_database, stop_server  # noqa: E402  (bench/common.py)
+
 from bookme import create_app  # noqa: E402
 from bookme.config import Settings  # noqa: E402
 from bookme.core import sql  # noqa: E402
@@ -58,19 +58,6 @@ ANY_STAFF = 20
 # before today and reach about 2 years ahead (2,500 days at 1,000,000 bookings).
 NOW = datetime.now(UTC)
 PAST_DAYS = 1750
-
-
-def recreate_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        )
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
 
 
 def settings() -> Settings:
@@ -258,12 +245,6 @@ def existing() -> tuple[str, str, str, dict[str, uuid.UUID]]:
     return slug, schema, token, {"one": names["Coupe"], "any": names["Brushing"]}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(port: int, log: Any) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -309,11 +290,6 @@ def start_server(port: int, log: Any) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     stop_server(process)
     raise SystemExit("the server did not start")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
 
 
 def weeks(count: int) -> list[date]:

@@ -49,15 +49,11 @@ sys.path.insert(0, str(ROOT))
 import availability as shared  # noqa: E402  (bench/availability.py: the seeding helpers)
 import psycopg  # noqa: E402
 import requests  # noqa: E402
+from common import free_port, percentile, recreate_database, stop_server  # noqa: E402  (bench/common.py)
 
 CLIENTS = 8
 STORM_CLIENTS = 32
 STORM_SLOTS = 10
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
 
 def free_slots(
@@ -219,7 +215,7 @@ def start_server(port: int, workers: int, threads: int, log: Any) -> subprocess.
                 time.sleep(0.3)
         raise SystemExit("the server did not start within 90 s")
     except BaseException:
-        shared.stop_server(process)
+        stop_server(process)
         raise
 
 
@@ -330,7 +326,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=24)
     args = parser.parse_args()
 
-    shared.recreate_database(shared.DATABASE_URL)
+    recreate_database(shared.DATABASE_URL)
     slug, schema, token = shared.provision()
     ids = shared.seed(schema, args.bookings)
     url = shared.DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
@@ -388,7 +384,7 @@ def main() -> None:
         f"p50 {percentile(samples, 0.5):.2f} ms, p99 {percentile(samples, 0.99):.2f} ms"
     )
 
-    port = shared.free_port()
+    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-bookings-", suffix=".log", delete=False)  # noqa: SIM115
     print(f"\n(server log: {log.name})")
     server = start_server(port, args.workers, args.threads, log)
@@ -471,7 +467,7 @@ def main() -> None:
         if p99 > 250:
             failures.append(f"storm p99 {p99:.0f} ms > 250 ms")
     finally:
-        shared.stop_server(server)
+        stop_server(server)
         log.close()
 
     found = overlaps(schema)

@@ -36,10 +36,10 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import drop_database, recreate_database  # noqa: E402  (bench/common.py)
 
 from bookme import create_app  # noqa: E402
 from bookme.config import Settings  # noqa: E402
@@ -199,27 +199,6 @@ def ascii_fold(text: str) -> str:
     return "".join(
         c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
     ).lower()
-
-
-def recreate_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        )
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-
-
-def drop_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 def make_customers(count: int, rng: random.Random) -> list[tuple[str, str, str | None, str]]:

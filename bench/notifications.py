@@ -43,6 +43,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import drop_database, recreate_database  # noqa: E402  (bench/common.py)
+
 from bookme import create_app  # noqa: E402
 from bookme.config import Settings  # noqa: E402
 from tests.plugins.fake_twilio import start_fake_twilio  # noqa: E402
@@ -97,27 +99,6 @@ def process_env(twilio: Any, dispatch_every: int) -> dict[str, str]:
         "TWILIO_API_BASE": twilio.url,
         "BOOKME_NOTIFY_DISPATCH_SECONDS": str(dispatch_every),
     }
-
-
-def recreate_database() -> None:
-    base, _, name = DATABASE_URL.rpartition("/")
-    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
-            "AND pid <> pg_backend_pid()"
-        )
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-
-
-def drop_database() -> None:
-    base, _, name = DATABASE_URL.rpartition("/")
-    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 # --- seeding ------------------------------------------------------------------------------------
@@ -386,7 +367,7 @@ def main() -> int:
     args = parser.parse_args()
 
     twilio, server = start_fake_twilio()
-    recreate_database()
+    recreate_database(DATABASE_URL)
     app = create_app(settings(twilio))
     from redis import Redis
 
@@ -405,7 +386,7 @@ def main() -> int:
             db.engine.dispose()
         server.shutdown()
         if not args.keep:
-            drop_database()
+            drop_database(DATABASE_URL)
     return 0 if sent_ok and idle_ok else 1
 
 

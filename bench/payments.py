@@ -42,6 +42,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import drop_database, free_port, percentile, recreate_database  # noqa: E402  (bench/common.py)
+
 from bookme import create_app  # noqa: E402
 from bookme.config import Settings  # noqa: E402
 from tests.plugins.localstripe import (  # noqa: E402
@@ -66,11 +68,6 @@ CLIENTS = 8
 ALL_DAY = {day: [("00:00", "24:00")] for day in range(1, 8)}
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
-
-
 def env(stripe_url: str) -> dict[str, str]:
     return {
         "PATH": f"{ROOT / '.venv/bin'}:/usr/bin:/bin",
@@ -92,23 +89,6 @@ def env(stripe_url: str) -> dict[str, str]:
 
 def settings(stripe_url: str) -> Settings:
     return Settings.from_env(env(stripe_url))
-
-
-def recreate_database() -> None:
-    url = sa.engine.make_url(DATABASE_URL)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    admin.dispose()
-
-
-def drop_database() -> None:
-    url = sa.engine.make_url(DATABASE_URL)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    admin.dispose()
 
 
 def seed(app: Any) -> dict[str, Any]:
@@ -315,11 +295,10 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     ok = True
     try:
-        recreate_database()
+        recreate_database(DATABASE_URL)
         app = create_app(settings(stripe_url))
         seeded = seed(app)
         Redis.from_url(REDIS_URL).delete(f"rq:queue:{QUEUE}")
-        from tests.bookings.live import free_port
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -390,7 +369,7 @@ def main() -> int:
         log.close()
         Redis.from_url(REDIS_URL).delete(f"rq:queue:{QUEUE}")
         if not args.keep:
-            drop_database()
+            drop_database(DATABASE_URL)
     return 0 if ok else 1
 
 

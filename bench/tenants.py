@@ -42,6 +42,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import drop_database, recreate_database  # noqa: E402  (bench/common.py)
+
 from bookme import create_app  # noqa: E402
 from bookme.config import Settings  # noqa: E402
 
@@ -63,27 +65,6 @@ from flask.cli import main
 sys.argv[0] = "flask"
 main()
 """
-
-
-def _admin(url: str) -> tuple[sa.Engine, str]:
-    parsed = sa.engine.make_url(url)
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    return sa.create_engine(admin, isolation_level="AUTOCOMMIT"), str(parsed.database)
-
-
-def create_database(url: str) -> None:
-    engine, name = _admin(url)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-
-
-def drop_database(url: str) -> None:
-    engine, name = _admin(url)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -201,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"database: {sa.engine.make_url(DATABASE_URL).render_as_string()}")
-    create_database(DATABASE_URL)
+    recreate_database(DATABASE_URL)
     workdir = Path(tempfile.mkdtemp(prefix="bookme-bench-tenants-"))
     try:
         took, _ = flask_cli("db", "upgrade")
