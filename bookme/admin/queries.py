@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from bookme.bookings import service as booking_service
 from bookme.bookings.models import Booking
-from bookme.bookings.schemas import resolve_bound
 from bookme.core import tenancy
 from bookme.core.db import session
 from bookme.customers.models import Customer
@@ -261,17 +261,7 @@ def bookings_statement(
         .join(staff, staff.id == Booking.staff_id)
         .join(Customer, Customer.id == Booking.customer_id)
     )
-    start = resolve_bound(args.get("from_"), tenant.timezone, end=False)
-    end = resolve_bound(args.get("to"), tenant.timezone, end=True)
-    if start is not None:
-        stmt = stmt.where(Booking.starts_at >= start)
-    if end is not None:
-        stmt = stmt.where(Booking.starts_at < end)
-    for name in ("staff_id", "customer_id", "service_id"):
-        if args.get(name) is not None:
-            stmt = stmt.where(getattr(Booking, name) == args[name])
-    if args.get("status"):
-        stmt = stmt.where(Booking.status.in_(args["status"]))
+    stmt = booking_service.filtered(stmt, tenant=tenant, args=args)
     if q:
         matching = search_statement(q=q).with_only_columns(Customer.id).order_by(None)
         stmt = stmt.where(Booking.customer_id.in_(matching))

@@ -962,7 +962,13 @@ def list_bookings(
     pagination: PaginationParameters,
 ) -> list[Booking]:
     """Bookings starting in [from, to), filtered, in start order."""
-    stmt = sa.select(Booking)
+    stmt = filtered(sa.select(Booking), tenant=tenant, args=args)
+    return paginate(stmt.order_by(Booking.starts_at, Booking.id), pagination)
+
+
+def filtered(stmt: sa.Select[Any], *, tenant: tenancy.TenantRef, args: dict[str, Any]) -> Any:
+    """`stmt` restricted by `GET /bookings`' filters: start in [from, to) (local dates or
+    instants), staff_id, customer_id, service_id, any of `status`."""
     start = resolve_bound(args.get("from_"), tenant.timezone, end=False)
     end = resolve_bound(args.get("to"), tenant.timezone, end=True)
     if start is not None:
@@ -974,7 +980,7 @@ def list_bookings(
             stmt = stmt.where(getattr(Booking, name) == args[name])
     if args.get("status"):
         stmt = stmt.where(Booking.status.in_(args["status"]))
-    return paginate(stmt.order_by(Booking.starts_at, Booking.id), pagination)
+    return stmt
 
 
 @transactional
