@@ -237,14 +237,20 @@ def _staff_booking(live: Live, index: int, staff: int = 1) -> dict[str, Any]:
     return answer.json()
 
 
-def test_ten_simultaneous_full_refunds_refund_once(live):
-    booking = _staff_booking(live, 6)
-    paid = requests.post(
+def _paid_in_cash(live: Live, booking: dict[str, Any]) -> dict[str, Any]:
+    """80.00 MAD taken at the counter for `booking`: the payment."""
+    answer = requests.post(
         f"{live.base}/api/v1/bookings/{booking['id']}/payments",
         json={"provider": "cash", "amount": "80.00"},
         headers=live.tenant.headers(),
         timeout=30,
-    ).json()
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_ten_simultaneous_full_refunds_refund_once(live):
+    paid = _paid_in_cash(live, _staff_booking(live, 6))
     url = f"{live.base}/api/v1/payments/{paid['id']}/refunds"
     answers = race(
         10, lambda i, http: http.post(url, json={}, headers=live.tenant.headers(), timeout=30)
@@ -263,13 +269,7 @@ def test_ten_simultaneous_full_refunds_refund_once(live):
 
 
 def test_ten_simultaneous_partial_refunds_never_exceed_the_payment(live):
-    booking = _staff_booking(live, 8)
-    paid = requests.post(
-        f"{live.base}/api/v1/bookings/{booking['id']}/payments",
-        json={"provider": "cash", "amount": "80.00"},
-        headers=live.tenant.headers(),
-        timeout=30,
-    ).json()
+    paid = _paid_in_cash(live, _staff_booking(live, 8))
     url = f"{live.base}/api/v1/payments/{paid['id']}/refunds"
     answers = race(
         10,
