@@ -16,7 +16,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
 from bookme.core.api import paginate
-from bookme.core.db import forget_search_path, session, transactional, use_search_path
+from bookme.core.db import session, transactional, use_search_path
 from bookme.tenants import schema as tenant_schema
 from bookme.tenants.models import TENANT_STATUSES, Tenant, TenantDomain, TenantEvent
 
@@ -213,8 +213,8 @@ def create_tenant(
         sess.add(Membership(tenant_id=tenant_id, user_id=owner_id, role="owner"))
     sess.flush()
     tenant_schema.create_schema(sess.connection(), tenant.schema_name)
-    # Provisioning moved the search_path to the new schema; give the transaction back its own.
-    forget_search_path(sess.connection())
+    # Provisioning moved the search_path to the new schema (and said so: `create_schema`
+    # forgets the remembered path); give the transaction back its own.
     use_search_path(sess.connection(), tenancy.search_path())
     return tenant
 
