@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -10,9 +9,10 @@ from flask_sqlalchemy import SQLAlchemy
 from bookme.core.api import Api
 from bookme.core.db import Base
 from bookme.core.ratelimit import client_address
+from bookme.users.verified import CachingJWTManager
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
-jwt = JWTManager()
+jwt = CachingJWTManager()
 limiter = Limiter(key_func=client_address)

@@ -309,6 +309,44 @@ def test_a_token_revoked_by_jti_is_refused(client, db):
     _assert_unauthorized(_me(client, pair["access_token"]))
 
 
+# A token string is fully verified once per process (`users/verified.py`); what was accepted
+# before must still be refused once it expires, is revoked or differs by a byte.
+
+
+def test_an_accepted_token_is_refused_once_it_expires(client, db):
+    import time
+
+    user = make_user()
+    short = create_access_token(
+        identity=str(user.id),
+        additional_claims={"fam": str(uuid.uuid4())},
+        expires_delta=timedelta(seconds=2),
+    )
+    assert _me(client, short).status_code == 200
+    time.sleep(max(0.0, _claims(short)["exp"] - time.time()) + 0.05)
+    _assert_unauthorized(_me(client, short))
+
+
+def test_an_accepted_token_is_refused_once_its_family_is_revoked(client, db):
+    from bookme.core.clock import now
+
+    make_user(email="salma@example.com")
+    pair = login(client, "salma@example.com").get_json()
+    assert _me(client, pair["access_token"]).status_code == 200
+    tokens.revoke_family(uuid.UUID(_claims(pair["access_token"])["fam"]), now())
+    _assert_unauthorized(_me(client, pair["access_token"]))
+
+
+def test_an_accepted_token_with_another_signature_is_refused(client, db):
+    make_user(email="salma@example.com")
+    token = login(client, "salma@example.com").get_json()["access_token"]
+    assert _me(client, token).status_code == 200
+    header, payload, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    _assert_unauthorized(_me(client, f"{header}.{payload}.{flipped}"))
+    assert _me(client, token).status_code == 200
+
+
 def test_a_token_for_a_user_that_no_longer_exists_is_refused(client, db):
     ghost = create_access_token(identity=str(uuid.uuid4()))
     _assert_unauthorized(_me(client, ghost))
