@@ -84,6 +84,11 @@ def use_search_path(connection: sa.Connection, path: str) -> None:
     info[_PATH] = path
 
 
+def search_path_set(connection: sa.Connection, path: str) -> None:
+    """A statement of this transaction set the path to `path` with `set_config(…, true)`."""
+    connection.info[_PATH] = path
+
+
 def forget_search_path(connection: sa.Connection) -> None:
     """The path was changed behind `use_search_path`'s back: set it again next time."""
     connection.info.pop(_PATH, None)

@@ -16,7 +16,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
 from bookme.core.api import paginate
-from bookme.core.db import session, transactional, use_search_path
+from bookme.core.db import search_path_set, session, transactional, use_search_path
 from bookme.tenants import schema as tenant_schema
 from bookme.tenants.models import TENANT_STATUSES, Tenant, TenantDomain, TenantEvent
 
@@ -249,11 +249,19 @@ _FOUND = f"""
 """
 
 
+# The found tenant's search_path, set for the rest of the transaction (SET LOCAL) by the
+# statement that finds it: `tenancy.activate` then has nothing left to send.
+_SET_PATH = "set_config('search_path', '\"' || found.schema_name || '\", public', true) AS path"
+
+
 @functools.cache
 def _resolve_statement(lateral: str | None) -> sa.TextClause:
     if lateral is None:
-        return sa.text(_FOUND)
-    return sa.text(f"SELECT * FROM ({_FOUND}) AS found LEFT JOIN LATERAL ({lateral}) AS x ON true")
+        return sa.text(f"SELECT found.*, {_SET_PATH} FROM ({_FOUND}) AS found")
+    return sa.text(
+        f"SELECT found.*, x.*, {_SET_PATH} FROM ({_FOUND}) AS found"
+        f" LEFT JOIN LATERAL ({lateral}) AS x ON true"
+    )
 
 
 def _ref_from_row(row: Any) -> tenancy.TenantRef:
@@ -293,12 +301,12 @@ def resolve_with(
         slug = label
     if slug is None:
         slug = (header_slug or "").strip().lower()[:64] or None
-    row = (
-        session()
-        .connection()
-        .execute(_resolve_statement(lateral), {**(params or {}), "slug": slug or "", "host": host})
-        .first()
-    )
+    connection = session().connection()
+    row = connection.execute(
+        _resolve_statement(lateral), {**(params or {}), "slug": slug or "", "host": host}
+    ).first()
+    if row is not None:
+        search_path_set(connection, row.path)
     if row is None:
         if slug is None:
             raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")

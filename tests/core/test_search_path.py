@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 from bookme.core import tenancy
 from bookme.core.db import session
+from tests.conftest import TenantInfo
 
 
 def _ref() -> tenancy.TenantRef:
@@ -87,3 +90,23 @@ def test_a_transaction_that_begins_with_a_tenant_active_is_on_its_path(real_sess
     # A new transaction, tenant still active: after_begin sets the path again after COMMIT
     # undid it.
     assert _path() == f"{tenant.schema}, public"
+
+
+def test_resolving_a_requests_tenant_also_puts_the_transaction_on_its_path(
+    app: Flask, client: FlaskClient, tenant: TenantInfo
+) -> None:
+    from bookme.extensions import db
+
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get("/api/v1/services", headers=tenant.headers())
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert any("set_config('search_path'" in s for s in sent)
+    assert not any(s.lstrip().upper().startswith("SET") for s in sent), sent
