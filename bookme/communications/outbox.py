@@ -76,7 +76,7 @@ def preferences() -> Preferences:
     return _preferences(session().get(NotificationSettings, True))
 
 
-def _preferences(row: NotificationSettings | None) -> Preferences:
+def _preferences(row: Any) -> Preferences:
     events = {event: True for event in EVENTS}
     if row is None:
         return Preferences(DEFAULT_CHANNELS, DEFAULT_REMINDER_OFFSETS, events, None, None, None)
@@ -106,18 +106,26 @@ def overrides(
     return {k: v for k, v in found.items() if k in wanted}
 
 
-def preferences_and_overrides() -> tuple[Preferences, dict[tuple[str, str, str], Any]]:
-    """`preferences()` and `overrides()` in one round trip: the settings row (at most one)
-    beside each of the tenant's templates, or alone."""
-    rows = session().execute(
-        sa.select(NotificationSettings, NotificationTemplate)
-        .select_from(sa.select(sa.literal(1)).subquery())
-        .outerjoin(NotificationSettings, sa.true())
-        .outerjoin(NotificationTemplate, sa.true())
-    )
-    found = rows.all()
-    own = {(t.event, t.channel, t.locale): t for _, t in found if t is not None}
-    return _preferences(found[0][0]), own
+# What announcing a booking change reads, in one round trip and without building ORM objects
+# (it runs on every booking write): the settings row (at most one; NULLs when the tenant has
+# none) beside each of the tenant's WhatsApp templates, all channel choice needs of them.
+_PREFERENCES_AND_WHATSAPP = sa.text(
+    """
+    SELECT s.id AS settings_id, s.channels, s.reminder_offsets_minutes, s.events, s.sms_sender,
+           s.whatsapp_sender, s.email_from_name, t.event, t.channel, t.locale, t.content_sid
+      FROM (SELECT 1) AS one
+      LEFT JOIN notification_settings s ON true
+      LEFT JOIN notification_templates t ON t.channel = 'whatsapp'
+    """
+)
+
+
+def preferences_and_whatsapp_templates() -> tuple[Preferences, dict[tuple[str, str, str], Any]]:
+    """`preferences()`, and the tenant's own WhatsApp templates by (event, channel, locale)."""
+    rows = session().execute(_PREFERENCES_AND_WHATSAPP).all()
+    own = {(r.event, r.channel, r.locale): r for r in rows if r.event is not None}
+    head = rows[0]
+    return _preferences(head if head.settings_id is not None else None), own
 
 
 def content_sid_for(event: str, locale: str, own: dict[tuple[str, str, str], Any]) -> str | None:
@@ -436,7 +444,7 @@ def announce(
 ) -> list[Written]:
     """Write what a booking change sends: `event`'s message (if the tenant sends it) and,
     with `reminders`, the reminders still ahead; queued ones are enqueued after the commit."""
-    prefs, own_templates = preferences_and_overrides()
+    prefs, own_templates = preferences_and_whatsapp_templates()
     specs = []
     if event is not None and prefs.sends(event):
         specs.append(Spec(event, reference_id=reference_id))

@@ -200,25 +200,38 @@ def test_preview_renders_sample_data_in_the_template_locale(api):
     assert broken.get_json()["errors"]["body"] == ["Unknown variable: nope"]
 
 
-def test_settings_and_templates_read_in_one_round_trip_agree_with_each_read_alone(api, salon):
+def test_settings_and_whatsapp_templates_read_in_one_round_trip_agree_with_each_read_alone(
+    api, salon
+):
     """announce() reads both at once; whatever exists, it sees what each reader sees."""
     from bookme.communications import outbox
     from bookme.core import tenancy
     from bookme.tenants.service import tenant_ref_by_slug
 
-    def both_ways() -> None:
+    def both_ways() -> dict:
         tenancy.activate(tenant_ref_by_slug(salon.tenant.slug))
-        prefs, own = outbox.preferences_and_overrides()
+        prefs, own = outbox.preferences_and_whatsapp_templates()
         assert prefs == outbox.preferences()
-        assert own == outbox.overrides()
+        whatsapp = {k: t for k, t in outbox.overrides().items() if k[1] == "whatsapp"}
+        assert {k: t.content_sid for k, t in own.items()} == {
+            k: t.content_sid for k, t in whatsapp.items()
+        }
+        return own
 
-    both_ways()  # no settings row, no templates
+    assert both_ways() == {}  # no settings row, no templates
     body = {"body": "Rappel : {{ service_name }} le {{ date }} à {{ time }}."}
     assert api.put(TEMPLATE, body).status_code == 200
     assert api.put(TEMPLATE.replace("/fr", "/en"), body).status_code == 200
+    sid = {"body": "Rappel", "content_sid": "HX" + "b" * 32}
+    for locale in ("fr", "ar"):
+        path = f"/notification-templates/booking_reminder/whatsapp/{locale}"
+        assert api.put(path, sid).status_code == 200
     both_ways()  # templates, still no settings row
     assert api.put("/notification-settings", {"channels": ["sms"]}).status_code == 200
-    both_ways()  # both
-    prefs, own = outbox.preferences_and_overrides()
+    own = both_ways()  # both
+    prefs, _ = outbox.preferences_and_whatsapp_templates()
     assert prefs.channels == ("sms",)
-    assert set(own) == {("booking_reminder", "sms", "fr"), ("booking_reminder", "sms", "en")}
+    assert set(own) == {
+        ("booking_reminder", "whatsapp", "fr"),
+        ("booking_reminder", "whatsapp", "ar"),
+    }
