@@ -24,11 +24,14 @@ in one round trip. For a staff member and a local date (the tenant's time zone):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
 
 from bookme.core import errors, sql, tenancy
 from bookme.core.db import session, transactional
@@ -36,7 +39,7 @@ from bookme.core.db import session, transactional
 MAX_DAYS = 62
 
 
-def _query(
+def _params(
     *,
     tenant: tenancy.TenantRef,
     service_id: uuid.UUID,
@@ -46,29 +49,27 @@ def _query(
     staff_ids: Sequence[uuid.UUID] | None = None,
     at: datetime | None = None,
     exclude_booking_id: uuid.UUID | None = None,
-) -> list[Any]:
+) -> dict[str, Any]:
+    """The availability SQL's parameters, once the call is known to be sound."""
     if tenancy.require().id != tenant.id:
         raise RuntimeError("availability asked for a tenant that is not the active one")
     for moment in (now, at):
         if moment is not None and moment.tzinfo is None:
             raise ValueError("availability takes aware datetimes only")
-    return (
-        session()
-        .execute(
-            sql.query("availability"),
-            {
-                "service_id": service_id,
-                "tz": tenant.timezone,
-                "date_from": date_from,
-                "date_to": date_to,
-                "staff_ids": list(staff_ids) if staff_ids is not None else None,
-                "now": now,
-                "at": at,
-                "exclude_booking_id": exclude_booking_id,
-            },
-        )
-        .all()
-    )
+    return {
+        "service_id": service_id,
+        "tz": tenant.timezone,
+        "date_from": date_from,
+        "date_to": date_to,
+        "staff_ids": list(staff_ids) if staff_ids is not None else None,
+        "now": now,
+        "at": at,
+        "exclude_booking_id": exclude_booking_id,
+    }
+
+
+def _query(**kwargs: Any) -> list[Any]:
+    return session().execute(sql.query("availability"), _params(**kwargs)).all()
 
 
 # A read that is a unit of work of its own: it ends with COMMIT, where the connection pool's
@@ -166,3 +167,40 @@ def free_staff_at(
         if row.starts_at is not None:
             return list(row.staff_ids)
     return []
+
+
+@functools.cache
+def _service_beside_check() -> sa.Select[Any]:
+    from bookme.services.models import Service
+
+    text = sa.text(
+        "SELECT services.*, a.staff_ids AS free_staff_ids FROM services"
+        f" LEFT JOIN LATERAL ({sql.load('availability')}) AS a ON true"
+        " WHERE services.id = :service_id"
+    )
+    return sa.select(Service, sa.literal_column("free_staff_ids")).from_statement(text)
+
+
+def service_and_free_staff(
+    *,
+    tenant: tenancy.TenantRef,
+    service_id: uuid.UUID,
+    starts_at: datetime,
+    staff_ids: Sequence[uuid.UUID] | None = None,
+    now: datetime,
+) -> tuple[Any, list[uuid.UUID]]:
+    """The service (its ORM object, whatever its state) and `free_staff_at` for it, in one
+    round trip: what creating a booking reads first. (None, []) for an unknown service."""
+    rows = (
+        session()
+        .execute(
+            _service_beside_check(),
+            _params(
+                tenant=tenant, service_id=service_id, now=now, staff_ids=staff_ids, at=starts_at
+            ),
+        )
+        .all()
+    )
+    if not rows:
+        return None, []
+    return rows[0][0], next((list(free) for _, free in rows if free), [])

@@ -460,12 +460,18 @@ def _plan(
     starts_at: datetime,
 ) -> _Plan:
     """Who is free for this booking, read before anything is written; nobody → `_Refusal`."""
-    service = _service(service_id)
-    ends_at, blocked = _blocked(service, starts_at)
-    requested = [staff_id] if staff_id is not None else None
-    candidates = _free_staff(
-        tenant=tenant, service_id=service_id, starts_at=starts_at, staff_ids=requested, now=now
+    from bookme.bookings.availability import service_and_free_staff
+
+    service, candidates = service_and_free_staff(
+        tenant=tenant,
+        service_id=service_id,
+        starts_at=starts_at,
+        staff_ids=[staff_id] if staff_id is not None else None,
+        now=now,
     )
+    if service is None:
+        raise _field_error("service_id", "Unknown service.")
+    ends_at, blocked = _blocked(service, starts_at)
     if not candidates:
         raise _Refusal(
             _unavailable(

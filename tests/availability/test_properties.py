@@ -420,6 +420,11 @@ def test_sql_and_reference_agree_on_random_worlds(tenant):
                     exclude_booking_id=exclude,
                 )
                 assert have == want
+                if exclude is None:  # the create path reads it beside the service row
+                    row, free = availability.service_and_free_staff(
+                        tenant=ref, service_id=service.id, starts_at=at, now=now
+                    )
+                    assert (row.id, free) == (service.id, want)
             for slot in expected[:3]:
                 # One rule: whoever is listed at a start passes the booking check there.
                 free = availability.free_staff_at(
