@@ -24,14 +24,11 @@ in one round trip. For a staff member and a local date (the tenant's time zone):
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import sqlalchemy as sa
 
 from bookme.core import errors, sql, tenancy
 from bookme.core.db import session, transactional
@@ -39,7 +36,7 @@ from bookme.core.db import session, transactional
 MAX_DAYS = 62
 
 
-def _params(
+def params(
     *,
     tenant: tenancy.TenantRef,
     service_id: uuid.UUID,
@@ -69,7 +66,7 @@ def _params(
 
 
 def _query(**kwargs: Any) -> list[Any]:
-    return session().execute(sql.query("availability"), _params(**kwargs)).all()
+    return session().execute(sql.query("availability"), params(**kwargs)).all()
 
 
 # A read that is a unit of work of its own: it ends with COMMIT, where the connection pool's
@@ -167,40 +164,3 @@ def free_staff_at(
         if row.starts_at is not None:
             return list(row.staff_ids)
     return []
-
-
-@functools.cache
-def _service_beside_check() -> sa.Select[Any]:
-    from bookme.services.models import Service
-
-    text = sa.text(
-        "SELECT services.*, a.staff_ids AS free_staff_ids FROM services"
-        f" LEFT JOIN LATERAL ({sql.load('availability')}) AS a ON true"
-        " WHERE services.id = :service_id"
-    )
-    return sa.select(Service, sa.literal_column("free_staff_ids")).from_statement(text)
-
-
-def service_and_free_staff(
-    *,
-    tenant: tenancy.TenantRef,
-    service_id: uuid.UUID,
-    starts_at: datetime,
-    staff_ids: Sequence[uuid.UUID] | None = None,
-    now: datetime,
-) -> tuple[Any, list[uuid.UUID]]:
-    """The service (its ORM object, whatever its state) and `free_staff_at` for it, in one
-    round trip: what creating a booking reads first. (None, []) for an unknown service."""
-    rows = (
-        session()
-        .execute(
-            _service_beside_check(),
-            _params(
-                tenant=tenant, service_id=service_id, now=now, staff_ids=staff_ids, at=starts_at
-            ),
-        )
-        .all()
-    )
-    if not rows:
-        return None, []
-    return rows[0][0], next((list(free) for _, free in rows if free), [])

@@ -12,6 +12,7 @@ never wait on each other's index entries.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -37,9 +38,10 @@ from bookme.bookings.schemas import (
     PublicBookingCreatedSchema,
     resolve_bound,
 )
-from bookme.core import crypto, errors, events, tenancy
+from bookme.core import crypto, errors, events, sql, tenancy
 from bookme.core.api import paginate
 from bookme.core.db import session, transactional
+from bookme.customers.models import Customer
 from bookme.services.models import Service
 from bookme.staff.models import Staff
 
@@ -449,6 +451,60 @@ class _Plan:
     candidates: list[uuid.UUID]
     ends_at: datetime
     blocked: Range[datetime]
+    customer: Customer | None  # the row of the request's `customer_id`, if it named one
+
+
+@functools.cache
+def _plan_statement() -> sa.Select[Any]:
+    """The service, the customer named by id (NULLs when none is) and the availability SQL's
+    answer for the requested instant (`sql/availability.sql`, as a lateral subquery), loaded
+    as the ORM objects the write needs: what creating a booking reads, in one round trip."""
+    services, customers = Service.__table__, Customer.__table__
+    columns = [f"s.{c.name}" for c in services.c] + [f"c.{c.name}" for c in customers.c]
+    text = sa.text(
+        f"SELECT {', '.join(columns)}, a.staff_ids AS free_staff_ids"
+        " FROM services s LEFT JOIN customers c ON c.id = :customer_id"
+        f" LEFT JOIN LATERAL ({sql.load('availability')}) AS a ON true"
+        " WHERE s.id = :service_id"
+    ).columns(*services.c, *customers.c, sa.column("free_staff_ids"))
+    return sa.select(Service, Customer, text.selected_columns.free_staff_ids).from_statement(text)
+
+
+def booking_inputs(
+    *,
+    tenant: tenancy.TenantRef,
+    now: datetime,
+    service_id: uuid.UUID,
+    staff_id: uuid.UUID | None,
+    starts_at: datetime,
+    customer_id: uuid.UUID | None = None,
+) -> tuple[Service | None, Customer | None, list[uuid.UUID]]:
+    """The service (None: unknown), the customer of `customer_id` (None: unknown or not
+    named) and who is free at `starts_at` (`availability.free_staff_at`'s answer), read in
+    one round trip."""
+    from bookme.bookings.availability import params
+
+    rows = (
+        session()
+        .execute(
+            _plan_statement(),
+            {
+                **params(
+                    tenant=tenant,
+                    service_id=service_id,
+                    now=now,
+                    staff_ids=[staff_id] if staff_id is not None else None,
+                    at=starts_at,
+                ),
+                "customer_id": customer_id,
+            },
+        )
+        .all()
+    )
+    if not rows:
+        return None, None, []
+    service, customer, _ = rows[0]
+    return service, customer, next((list(free) for _, _, free in rows if free), [])
 
 
 def _plan(
@@ -458,27 +514,27 @@ def _plan(
     service_id: uuid.UUID,
     staff_id: uuid.UUID | None,
     starts_at: datetime,
+    customer_id: uuid.UUID | None = None,
 ) -> _Plan:
     """Who is free for this booking, read before anything is written; nobody → `_Refusal`."""
-    from bookme.bookings.availability import service_and_free_staff
-
-    service, candidates = service_and_free_staff(
+    service, customer, candidates = booking_inputs(
         tenant=tenant,
-        service_id=service_id,
-        starts_at=starts_at,
-        staff_ids=[staff_id] if staff_id is not None else None,
         now=now,
+        service_id=service_id,
+        staff_id=staff_id,
+        starts_at=starts_at,
+        customer_id=customer_id,
     )
     if service is None:
         raise _field_error("service_id", "Unknown service.")
-    ends_at, blocked = _blocked(service, starts_at)
     if not candidates:
         raise _Refusal(
             _unavailable(
                 tenant=tenant, service=service, staff_id=staff_id, starts_at=starts_at, now=now
             )
         )
-    return _Plan(service, candidates, ends_at, blocked)
+    ends_at, blocked = _blocked(service, starts_at)
+    return _Plan(service, candidates, ends_at, blocked, customer)
 
 
 def _book(
@@ -594,9 +650,9 @@ def _create_for_member(
 ) -> Response | _Refused:
     from bookme.customers import service as customers
 
-    def customer() -> Any:
+    def customer(named: Customer | None) -> Any:
         if "customer_id" in data:
-            return customers.get_bookable_customer(customer_id=data["customer_id"])
+            return customers.bookable(named)
         return _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
 
     booked = _book_requested(
@@ -621,14 +677,16 @@ def _book_requested(
     now: datetime,
     data: dict[str, Any],
     source: str,
-    customer: Callable[[], Any],
+    customer: Callable[[Customer | None], Any],
     terms: tuple[str, datetime | None] | None = None,
     quiet_if_lost: bool = False,
 ) -> tuple[Booking, str] | _Refused:
     """The booking a create request asks for, or its refusal.
 
-    Availability is read (`_plan`) before the `customer` step, so a refused time writes no
-    customer and the unit of work can still end with COMMIT (see `_Refusal`).
+    Availability is read (`_plan`, with the row of `customer_id` if the request names one)
+    before the `customer` step, which gets that row (None when unknown or not named): a
+    refused time writes no customer and the unit of work can still end with COMMIT (see
+    `_Refusal`).
     """
     try:
         plan = _plan(
@@ -637,10 +695,11 @@ def _book_requested(
             service_id=data["service_id"],
             staff_id=data.get("staff_id"),
             starts_at=data["starts_at"],
+            customer_id=data.get("customer_id"),
         )
         # Held while booking: the session's identity map keeps only weak references, and
         # the outbox reads this customer again (from the map, if it is still alive).
-        booked_for = customer()
+        booked_for = customer(plan.customer)
         return _book(
             tenant=tenant,
             actor=actor,
@@ -725,7 +784,7 @@ def _create_public(
         now=now,
         data=data,
         source="public",
-        customer=lambda: _find_or_create_customer(
+        customer=lambda _named: _find_or_create_customer(
             tenant, actor, now, data["customer"], "public_booking"
         ),
         terms=(checkout["status"], checkout["payment_due_at"]) if checkout else None,

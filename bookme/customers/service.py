@@ -1,6 +1,6 @@
 """Customer use cases: records, consents, search, soft delete, GDPR export and erasure.
 
-Other modules use `find_or_create_customer` and `get_bookable_customer` (bookings),
+Other modules use `find_or_create_customer`, `get_bookable_customer` and `bookable` (bookings),
 `record_consent` (replies such as STOP), `register_export_section` (what they hold about a
 customer, for the export) and the `customer_erased` domain event (to scrub their own copies
 of personal data inside the erasing transaction).
@@ -181,7 +181,13 @@ def get_customer(*, customer_id: uuid.UUID) -> Customer:
 
 def get_bookable_customer(*, customer_id: uuid.UUID) -> Customer:
     """The customer a new booking may name: 404 when unknown, 422 when deleted or erased."""
-    customer = _get(customer_id)
+    return bookable(session().get(Customer, customer_id))
+
+
+def bookable(customer: Customer | None) -> Customer:
+    """`get_bookable_customer`'s answer for a customer row read elsewhere (None: unknown)."""
+    if customer is None:
+        raise errors.NotFound("No such customer.")
     if not customer.is_active:
         state = "erased" if customer.erased_at is not None else "deleted"
         raise errors.validation_error(

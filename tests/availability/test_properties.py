@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bookme.bookings import availability, reference
+from bookme.bookings import service as bookings
 from bookme.core import errors
 from bookme.core.db import session
 from tests.availability.helpers import customer_id, insert_booking
@@ -421,8 +422,8 @@ def test_sql_and_reference_agree_on_random_worlds(tenant):
                 )
                 assert have == want
                 if exclude is None:  # the create path reads it beside the service row
-                    row, free = availability.service_and_free_staff(
-                        tenant=ref, service_id=service.id, starts_at=at, now=now
+                    row, _, free = bookings.booking_inputs(
+                        tenant=ref, service_id=service.id, staff_id=None, starts_at=at, now=now
                     )
                     assert (row.id, free) == (service.id, want)
             for slot in expected[:3]:
