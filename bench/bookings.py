@@ -320,9 +320,11 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=600, help="HTTP bookings per client")
     parser.add_argument("--sql-per-client", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=25, help="storm rounds of 32 requests")
-    # The defaults of bookme/gunicorn_conf.py (two processes per core, two threads each).
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
-    parser.add_argument("--threads", type=int, default=2)
+    # The defaults of bookme/gunicorn_conf.py (WEB_CONCURRENCY and GUNICORN_THREADS apply).
+    from bookme import gunicorn_conf
+
+    parser.add_argument("--workers", type=int, default=gunicorn_conf.workers)
+    parser.add_argument("--threads", type=int, default=gunicorn_conf.threads)
     parser.add_argument("--weeks", type=int, default=24)
     args = parser.parse_args()
 
