@@ -507,33 +507,16 @@ def booking_inputs(
     return service, customer, next((list(free) for _, _, free in rows if free), [])
 
 
-def _plan(
-    *,
-    tenant: tenancy.TenantRef,
-    now: datetime,
-    service_id: uuid.UUID,
-    staff_id: uuid.UUID | None,
-    starts_at: datetime,
-    customer_id: uuid.UUID | None = None,
-) -> _Plan:
-    """Who is free for this booking, read before anything is written; nobody → `_Refusal`."""
-    service, customer, candidates = booking_inputs(
-        tenant=tenant,
-        now=now,
-        service_id=service_id,
-        staff_id=staff_id,
-        starts_at=starts_at,
-        customer_id=customer_id,
-    )
+def _plan(**request: Any) -> _Plan:
+    """Who is free for this booking (`booking_inputs`' arguments), read before anything is
+    written; nobody → `_Refusal`."""
+    service, customer, candidates = booking_inputs(**request)
     if service is None:
         raise _field_error("service_id", "Unknown service.")
     if not candidates:
-        raise _Refusal(
-            _unavailable(
-                tenant=tenant, service=service, staff_id=staff_id, starts_at=starts_at, now=now
-            )
-        )
-    ends_at, blocked = _blocked(service, starts_at)
+        why = {k: request[k] for k in ("tenant", "staff_id", "starts_at", "now")}
+        raise _Refusal(_unavailable(service=service, **why))
+    ends_at, blocked = _blocked(service, request["starts_at"])
     return _Plan(service, candidates, ends_at, blocked, customer)
 
 
