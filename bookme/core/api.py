@@ -120,6 +120,13 @@ class Blueprint(_Blueprint):
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._prepare_access_doc)
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        """As flask-smorest's, with a schema class made an instance once, here: given a class,
+        webargs builds a new instance (copying every declared field) on each request."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
     def problems(self, *statuses: int) -> Any:
         def decorator(fn: Any) -> Any:
             for status in statuses:

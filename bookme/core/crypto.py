@@ -21,7 +21,12 @@ def _keys() -> list[bytes]:
 
 
 def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in _keys()])
+    """The app's cipher, built once per app (its keys are settings, fixed at start)."""
+    cipher: MultiFernet | None = current_app.extensions.get("bookme.fernet")
+    if cipher is None:
+        cipher = MultiFernet([Fernet(key) for key in _keys()])
+        current_app.extensions["bookme.fernet"] = cipher
+    return cipher
 
 
 def encrypt(plaintext: str) -> str:

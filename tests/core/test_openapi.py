@@ -195,3 +195,38 @@ def test_tenant_operations_are_fully_described(spec):
     domains = spec["paths"]["/api/v1/tenants/{slug}/domains"]
     assert "X-Pagination" in domains["get"]["responses"]["200"]["headers"]
     assert "409" in domains["post"]["responses"]
+
+
+def test_an_arguments_schema_given_as_a_class_is_built_once_not_per_request():
+    """Declared with a schema class, a view still parses each request with one instance."""
+    import marshmallow as ma
+    from flask import Flask
+
+    from bookme.core.api import Api, Blueprint
+
+    built = []
+
+    class Echo(ma.Schema):
+        word = ma.fields.String(required=True)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    blp = Blueprint("echo", __name__)
+
+    @blp.route("/echo", methods=["POST"])
+    @blp.arguments(Echo)
+    @blp.response(200, Echo)
+    def echo(data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+    app = Flask(__name__)
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    Api(app).register_blueprint(blp)
+    parsing = len(built)
+    client = app.test_client()
+    for word in ("un", "deux", "trois"):
+        response = client.post("/echo", json={"word": word})
+        assert response.get_json() == {"word": word}
+    assert len(built) == parsing
