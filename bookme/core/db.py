@@ -118,6 +118,26 @@ def ping_on_checkout(engine: sa.Engine) -> None:
     event.listen(engine, "checkout", ping)
 
 
+LONG_QUERY_CACHE_BYTES = 32 * 1024
+
+
+def cache_long_queries() -> None:
+    """Let psycopg keep its conversion of long statements too.
+
+    psycopg turns each statement's `%(name)s` placeholders into `$n` with a regular
+    expression, and caches the result only for texts up to 4 KiB (`_queries`' module
+    setting). The availability SQL is about 10 KiB and runs on every availability and
+    booking request: converting it anew cost more than the rest of its client-side
+    handling. A psycopg without that setting is left as it is.
+    """
+    from psycopg import _queries
+
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(
+            _queries.MAX_CACHED_STATEMENT_LENGTH, LONG_QUERY_CACHE_BYTES
+        )
+
+
 def track_search_path(engine: sa.Engine) -> None:
     """Remember the path in force on `engine`'s connections (opened with ENGINE_CONNECT_ARGS)."""
 
@@ -212,6 +232,7 @@ def register(app: Any) -> None:
 
     from bookme.extensions import db
 
+    cache_long_queries()
     with app.app_context():
         ping_on_checkout(db.engine)
         track_search_path(db.engine)
