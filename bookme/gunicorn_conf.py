@@ -10,15 +10,17 @@ import os
 from typing import Any
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# One process per core plus one, two threads each: requests here are short and CPU-bound
-# between database round trips; threads of one process contend for its GIL, and every extra
-# process adds context switches and cache misses on the same cores. Measured on 2 cores
-# (bench/bookings.py, same code, back to back): 3 x 2 created 316 bookings/s (storm p99 96 ms),
-# 4 x 2 303/s (storm p99 231 ms); earlier, 4 x 2 246/s against 2 x 4 185/s and 8 x 1 178/s.
-# At most 8 by default: in a container os.cpu_count() is the host's, and every process holds
-# its own database connections.
+# One process per core plus one, four threads each: requests here are short and CPU-bound
+# between database round trips; every extra process adds context switches and cache misses
+# on the same cores, while too few threads leave a process's keep-alive connections queued
+# behind one another (and the cores idle) while its other requests wait on the database.
+# Measured on 2 cores (bench/bookings.py, same code, back to back, 8 clients): 3 x 4 created
+# 317 and 333 bookings/s with 3% of CPU idle, 3 x 2 250 and 311/s with 10-13% idle (storm p99
+# 93-160 ms against 110-120 ms); earlier, 4 x 2 303/s, 2 x 4 185/s and 8 x 1 178/s.
+# At most 8 processes by default: in a container os.cpu_count() is the host's, and every
+# process holds its own database connections.
 workers = int(os.environ.get("WEB_CONCURRENCY", str(min(8, (os.cpu_count() or 1) + 1))))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
