@@ -183,16 +183,15 @@ def start_server(port: int, workers: int, threads: int, log: Any) -> subprocess.
     process = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
+            # The production settings (Procfile's `web`), with this run's address and sizes.
+            "--config",
+            "python:bookme.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
-            "--worker-class",
-            "gthread",
             "--threads",
             str(threads),
-            "--keep-alive",
-            "30",
             "--log-level",
             "warning",
             "wsgi:app",
