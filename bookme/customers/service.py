@@ -1,6 +1,6 @@
 """Customer use cases: records, consents, search, soft delete, GDPR export and erasure.
 
-Other modules use `find_or_create_customer`, `get_bookable_customer` and `bookable` (bookings),
+Other modules use `find_or_create_customer` and `bookable` (bookings),
 `record_consent` (replies such as STOP), `register_export_section` (what they hold about a
 customer, for the export) and the `customer_erased` domain event (to scrub their own copies
 of personal data inside the erasing transaction).
@@ -179,13 +179,9 @@ def get_customer(*, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
-def get_bookable_customer(*, customer_id: uuid.UUID) -> Customer:
-    """The customer a new booking may name: 404 when unknown, 422 when deleted or erased."""
-    return bookable(session().get(Customer, customer_id))
-
-
 def bookable(customer: Customer | None) -> Customer:
-    """`get_bookable_customer`'s answer for a customer row read elsewhere (None: unknown)."""
+    """The customer a new booking may name, given its row as read by the caller (None: no
+    such id): 404 when unknown, 422 when deleted or erased."""
     if customer is None:
         raise errors.NotFound("No such customer.")
     if not customer.is_active:

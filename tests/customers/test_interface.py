@@ -1,4 +1,4 @@
-"""The functions the bookings module calls: find_or_create_customer, get_bookable_customer."""
+"""The functions the bookings module calls: find_or_create_customer, bookable."""
 
 import uuid
 from datetime import UTC, datetime
@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bookme.core import errors, tenancy
+from bookme.core.db import session
 from bookme.customers import service
+from bookme.customers.models import Customer
 from bookme.tenants.service import tenant_ref_by_slug
 from bookme.users.access import CUSTOMER, Actor
 
@@ -128,13 +130,13 @@ def test_bookable_customer_refuses_deleted_and_erased_and_unknown(ref):
     )
     service.delete_customer(tenant=ref, actor=STAFF, now=NOW, customer_id=deleted.id)
     service.erase_customer(tenant=ref, actor=STAFF, now=NOW, customer_id=erased.id)
-    assert service.get_bookable_customer(customer_id=alive.id).id == alive.id
+    assert service.bookable(_row(alive.id)).id == alive.id
     for gone in (deleted, erased):
         with pytest.raises(errors.ValidationFailed) as caught:
-            service.get_bookable_customer(customer_id=gone.id)
+            service.bookable(_row(gone.id))
         assert "customer_id" in caught.value.errors
     with pytest.raises(errors.NotFound):
-        service.get_bookable_customer(customer_id=uuid.uuid4())
+        service.bookable(_row(uuid.uuid4()))
 
 
 def test_a_deleted_customer_does_not_match_and_a_new_one_is_created(ref):
@@ -167,3 +169,7 @@ def test_a_customer_created_concurrently_is_found_instead_of_duplicated(ref, mon
     )
     assert found.id == other.id
     assert found.full_name == "Salma"
+
+
+def _row(customer_id: uuid.UUID) -> Customer | None:
+    return session().get(Customer, customer_id)
