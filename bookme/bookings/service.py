@@ -173,7 +173,10 @@ def _raise_refused(result: Any) -> Any:
 
 
 def _service(service_id: uuid.UUID) -> Service:
-    service = session().get(Service, service_id)
+    return _known_service(session().get(Service, service_id))
+
+
+def _known_service(service: Service | None) -> Service:
     if service is None:
         raise _field_error("service_id", "Unknown service.")
     return service
@@ -510,9 +513,8 @@ def booking_inputs(
 def _plan(**request: Any) -> _Plan:
     """Who is free for this booking (`booking_inputs`' arguments), read before anything is
     written; nobody → `_Refusal`."""
-    service, customer, candidates = booking_inputs(**request)
-    if service is None:
-        raise _field_error("service_id", "Unknown service.")
+    found, customer, candidates = booking_inputs(**request)
+    service = _known_service(found)
     if not candidates:
         why = {k: request[k] for k in ("tenant", "staff_id", "starts_at", "now")}
         raise _Refusal(_unavailable(service=service, **why))
