@@ -24,7 +24,6 @@ def test_a_missing_file_fails_loudly():
         sql.load("no_such_query")
 
 
-
 def test_long_statements_keep_their_driver_side_conversion(app, db):
     """psycopg caches a statement's placeholder conversion only up to 4 KiB unless told
     otherwise; the availability SQL (and the booking check built on it) is longer."""
@@ -34,9 +33,9 @@ def test_long_statements_keep_their_driver_side_conversion(app, db):
 
     assert len(sql.load("availability").encode()) * 2 <= _queries.MAX_CACHED_STATEMENT_LENGTH
     padding = " " * 6000  # a statement longer than psycopg's default bound
-    cursor = session().connection().connection.dbapi_connection.cursor()
-    cursor.execute(f"SELECT %(n)s::int {padding}", {"n": 1})
-    before = _queries._query2pg.cache_info().hits
-    cursor.execute(f"SELECT %(n)s::int {padding}", {"n": 2})
-    assert cursor.fetchone() == (2,)
+    with session().connection().connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SELECT %(n)s::int {padding}", {"n": 1})
+        before = _queries._query2pg.cache_info().hits
+        cursor.execute(f"SELECT %(n)s::int {padding}", {"n": 2})
+        assert cursor.fetchone() == (2,)
     assert _queries._query2pg.cache_info().hits == before + 1
