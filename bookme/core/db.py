@@ -146,7 +146,8 @@ def track_search_path(engine: sa.Engine) -> None:
         record.info[_PATH] = DEFAULT_SEARCH_PATH
 
     def ended(conn: Any, *_: Any) -> None:  # COMMIT or ROLLBACK: SET LOCAL is undone
-        conn.info[_PATH] = DEFAULT_SEARCH_PATH
+        if not conn.invalidated:  # else the connection is gone; its replacement is `opened`
+            conn.info[_PATH] = DEFAULT_SEARCH_PATH
 
     def returned(dbapi_connection: Any, record: Any) -> None:
         record.info[_PATH] = DEFAULT_SEARCH_PATH

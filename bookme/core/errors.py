@@ -112,6 +112,8 @@ def translate_db_error(exc: sa.exc.DBAPIError) -> Exception:
         return Conflict("This conflicts with an existing record.")
     if sqlstate in {"40001", "40P01"}:
         return ServiceUnavailable("The request conflicted with another one; retry it.")
+    if exc.connection_invalidated:  # the database went away mid-request (a restart, a kill)
+        return ServiceUnavailable("The database connection was lost; retry the request.")
     return exc
 
 
