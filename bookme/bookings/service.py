@@ -40,7 +40,7 @@ from bookme.bookings.schemas import (
 )
 from bookme.core import crypto, errors, events, sql, tenancy
 from bookme.core.api import paginate
-from bookme.core.db import session, transactional
+from bookme.core.db import columns_of, driver_rows, row_class, session, transactional
 from bookme.customers.models import Customer
 from bookme.services.models import Service
 from bookme.staff.models import Staff
@@ -413,64 +413,68 @@ def _unavailable(
     )
 
 
-# One round trip writes the booking, its audit row and its public token index entry; when the
-# booking conflicts (ON CONFLICT DO NOTHING: no row), the other two insert nothing either.
-_INSERT = sa.text(
-    """
-    WITH b AS (
-        INSERT INTO bookings (id, service_id, staff_id, customer_id, starts_at, ends_at, blocked,
-                              status, source, price, currency, notes, payment_status,
-                              amount_paid, payment_due_at, manage_token_hash,
-                              manage_token_encrypted, created_at, updated_at)
-        VALUES (:id, :service_id, :staff_id, :customer_id, :starts_at, :ends_at, :blocked,
-                :status, :source, :price, :currency, :notes, 'none', 0, :payment_due_at,
-                :manage_token_hash, :manage_token_encrypted, :now, :now)
-        ON CONFLICT DO NOTHING
-        RETURNING *
-    ), token AS (
-        INSERT INTO public.manage_tokens (token_hash, tenant_id, booking_id, created_at)
-        SELECT manage_token_hash, :tenant_id, id, created_at FROM b
-    ), audit AS (
-        INSERT INTO booking_events (booking_id, type, from_status, to_status, actor, data,
-                                    created_at)
-        SELECT id, 'created', NULL, status, CAST(:actor AS jsonb), CAST(:data AS jsonb),
-               created_at
-          FROM b
+@functools.cache
+def _insert_statement() -> sa.TextClause:
+    """One round trip writes the booking, its audit row and its public token index entry;
+    when the booking conflicts (ON CONFLICT DO NOTHING: no row), the other two insert
+    nothing either. Returns the booking's `columns_of` (for `row_class`)."""
+    returned = columns_of(Booking)
+    return sa.text(
+        f"""
+        WITH b AS (
+            INSERT INTO bookings (id, service_id, staff_id, customer_id, starts_at, ends_at,
+                                  blocked, status, source, price, currency, notes,
+                                  payment_status, amount_paid, payment_due_at,
+                                  manage_token_hash, manage_token_encrypted, created_at,
+                                  updated_at)
+            VALUES (:id, :service_id, :staff_id, :customer_id, :starts_at, :ends_at,
+                    tstzrange(:blocked_from, :blocked_until), :status, :source, :price,
+                    :currency, :notes, 'none', 0, :payment_due_at, :manage_token_hash,
+                    :manage_token_encrypted, :now, :now)
+            ON CONFLICT DO NOTHING
+            RETURNING {returned}
+        ), token AS (
+            INSERT INTO public.manage_tokens (token_hash, tenant_id, booking_id, created_at)
+            SELECT manage_token_hash, :tenant_id, id, created_at FROM b
+        ), audit AS (
+            INSERT INTO booking_events (booking_id, type, from_status, to_status, actor, data,
+                                        created_at)
+            SELECT id, 'created', NULL, status, CAST(:actor AS jsonb), CAST(:data AS jsonb),
+                   created_at
+              FROM b
+        )
+        SELECT {returned} FROM b
+        """
     )
-    SELECT * FROM b
-    """
-).bindparams(sa.bindparam("blocked", type_=TSTZRANGE))
 
 
-def _insert(values: dict[str, Any]) -> Booking | None:
-    """The booking, or None when an overlapping active booking (committed or racing) exists."""
-    stmt = sa.select(Booking).from_statement(_INSERT)
-    return session().scalars(stmt, values).first()
+def _insert(values: dict[str, Any]) -> Any:
+    """The new booking (a `row_class(Booking)`), or None when an overlapping active booking
+    (committed or racing) exists."""
+    rows = driver_rows(_insert_statement(), values, named=False)
+    return row_class(Booking)._make(rows[0]) if rows else None
 
 
 @dataclass(frozen=True)
 class _Plan:
-    service: Service
+    service: Any  # its `row_class(Service)`
     candidates: list[uuid.UUID]
     ends_at: datetime
     blocked: Range[datetime]
-    customer: Customer | None  # the row of the request's `customer_id`, if it named one
+    customer: Any  # the row of the request's `customer_id` (`row_class`), if it named one
 
 
 @functools.cache
-def _plan_statement() -> sa.Select[Any]:
+def _plan_statement() -> sa.TextClause:
     """The service, the customer named by id (NULLs when none is) and the availability SQL's
-    answer for the requested instant (`sql/availability.sql`, as a lateral subquery), loaded
-    as the ORM objects the write needs: what creating a booking reads, in one round trip."""
-    services, customers = Service.__table__, Customer.__table__
-    columns = [f"s.{c.name}" for c in services.c] + [f"c.{c.name}" for c in customers.c]
-    text = sa.text(
-        f"SELECT {', '.join(columns)}, a.staff_ids AS free_staff_ids"
+    answer for the requested instant (`sql/availability.sql`, as a lateral subquery): what
+    creating a booking reads, in one round trip."""
+    return sa.text(
+        f"SELECT {columns_of(Service, 's')}, {columns_of(Customer, 'c')}, a.staff_ids"
         " FROM services s LEFT JOIN customers c ON c.id = :customer_id"
         f" LEFT JOIN LATERAL ({sql.load('availability')}) AS a ON true"
         " WHERE s.id = :service_id"
-    ).columns(*services.c, *customers.c, sa.column("free_staff_ids"))
-    return sa.select(Service, Customer, text.selected_columns.free_staff_ids).from_statement(text)
+    )
 
 
 def booking_inputs(
@@ -481,33 +485,36 @@ def booking_inputs(
     staff_id: uuid.UUID | None,
     starts_at: datetime,
     customer_id: uuid.UUID | None = None,
-) -> tuple[Service | None, Customer | None, list[uuid.UUID]]:
+) -> tuple[Any, Any, list[uuid.UUID]]:
     """The service (None: unknown), the customer of `customer_id` (None: unknown or not
-    named) and who is free at `starts_at` (`availability.free_staff_at`'s answer), read in
-    one round trip."""
+    named), both read-only rows (`row_class`), and who is free at `starts_at`
+    (`availability.free_staff_at`'s answer), read in one round trip."""
     from bookme.bookings.availability import params
 
-    rows = (
-        session()
-        .execute(
-            _plan_statement(),
-            {
-                **params(
-                    tenant=tenant,
-                    service_id=service_id,
-                    now=now,
-                    staff_ids=[staff_id] if staff_id is not None else None,
-                    at=starts_at,
-                ),
-                "customer_id": customer_id,
-            },
-        )
-        .all()
+    rows = driver_rows(
+        _plan_statement(),
+        {
+            **params(
+                tenant=tenant,
+                service_id=service_id,
+                now=now,
+                staff_ids=[staff_id] if staff_id is not None else None,
+                at=starts_at,
+            ),
+            "customer_id": customer_id,
+        },
+        named=False,
     )
     if not rows:
         return None, None, []
-    service, customer, _ = rows[0]
-    return service, customer, next((list(free) for _, _, free in rows if free), [])
+    services, customers = row_class(Service), row_class(Customer)
+    head, split = rows[0], len(services._fields)
+    customer = customers._make(head[split:-1])
+    return (
+        services._make(head[:split]),
+        customer if customer.id is not None else None,
+        next((list(row[-1]) for row in rows if row[-1]), []),
+    )
 
 
 def _plan(**request: Any) -> _Plan:
@@ -529,15 +536,16 @@ def _book(
     now: datetime,
     service_id: uuid.UUID,
     staff_id: uuid.UUID | None,
-    customer_id: uuid.UUID,
+    customer: Any,
     starts_at: datetime,
     notes: str | None,
     source: str,
     terms: tuple[str, datetime | None] | None = None,
     plan: _Plan | None = None,
     quiet_if_lost: bool = False,
-) -> tuple[Booking, str]:
-    """Check and insert one booking in the current transaction; returns it and its token.
+) -> tuple[Any, str]:
+    """Check and insert one booking for `customer` (its ORM object or row) in the current
+    transaction; returns the booking (a `row_class(Booking)`) and its manage token.
 
     The availability SQL already ignores expired holds; only when an insert then meets one
     (no row back) are the expired holds in the way cancelled, and the insert tried again.
@@ -560,10 +568,11 @@ def _book(
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "service_id": service.id,
-        "customer_id": customer_id,
+        "customer_id": customer.id,
         "starts_at": starts_at,
         "ends_at": ends_at,
-        "blocked": blocked,
+        "blocked_from": blocked.lower,
+        "blocked_until": blocked.upper,
         "status": status,
         "source": source,
         "price": service.price,
@@ -590,7 +599,11 @@ def _book(
     if booking is None:
         taken = errors.SlotUnavailable("This time was just taken; pick another.")
         raise _Refusal(taken) if quiet_if_lost else taken
-    _emit(CREATED, booking, tenant=tenant, actor=actor, now=now, data=data)
+    # The customer goes with the event: the outbox needs it and would otherwise read it again.
+    events.emit(
+        CREATED, booking=booking, customer=customer, tenant=tenant, actor=actor, now=now,
+        data=data,
+    )  # fmt: skip
     return booking, token
 
 
@@ -635,7 +648,7 @@ def _create_for_member(
 ) -> Response | _Refused:
     from bookme.customers import service as customers
 
-    def customer(named: Customer | None) -> Any:
+    def customer(named: Any) -> Any:
         if "customer_id" in data:
             return customers.bookable(named)
         return _find_or_create_customer(tenant, actor, now, data["customer"], "staff")
@@ -662,11 +675,11 @@ def _book_requested(
     now: datetime,
     data: dict[str, Any],
     source: str,
-    customer: Callable[[Customer | None], Any],
+    customer: Callable[[Any], Any],
     terms: tuple[str, datetime | None] | None = None,
     quiet_if_lost: bool = False,
-) -> tuple[Booking, str] | _Refused:
-    """The booking a create request asks for, or its refusal.
+) -> tuple[Any, str] | _Refused:
+    """The booking a create request asks for (a `row_class(Booking)`), or its refusal.
 
     Availability is read (`_plan`, with the row of `customer_id` if the request names one)
     before the `customer` step, which gets that row (None when unknown or not named): a
@@ -682,16 +695,13 @@ def _book_requested(
             starts_at=data["starts_at"],
             customer_id=data.get("customer_id"),
         )
-        # Held while booking: the session's identity map keeps only weak references, and
-        # the outbox reads this customer again (from the map, if it is still alive).
-        booked_for = customer(plan.customer)
         return _book(
             tenant=tenant,
             actor=actor,
             now=now,
             service_id=data["service_id"],
             staff_id=data.get("staff_id"),
-            customer_id=booked_for.id,
+            customer=customer(plan.customer),
             starts_at=data["starts_at"],
             notes=data.get("notes"),
             source=source,
@@ -778,6 +788,8 @@ def _create_public(
         return booked
     booking, token = booked
     if checkout:
+        # Opening the payment updates the booking (its payment status): the ORM object.
+        booking = session().get(Booking, booking.id)
         events.emit(
             CHECKOUT_BOOKED, booking=booking, tenant=tenant, actor=actor, now=now, checkout=checkout
         )
@@ -1241,8 +1253,10 @@ def _scrub_erased_customer(
         .values(
             notes=None,
             cancellation_reason=sa.case(
-                (Booking.cancellation_reason.in_(SYSTEM_CANCELLATION_REASONS),
-                 Booking.cancellation_reason),
+                (
+                    Booking.cancellation_reason.in_(SYSTEM_CANCELLATION_REASONS),
+                    Booking.cancellation_reason,
+                ),
                 else_=None,
             ),
             updated_at=now,

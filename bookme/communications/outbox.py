@@ -9,8 +9,9 @@ lost.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from bookme.communications.models import (
 )
 from bookme.config import Settings
 from bookme.core import tenancy
-from bookme.core.db import session
+from bookme.core.db import driver_rows, session
 
 DEFAULT_CHANNELS = ("whatsapp", "sms", "email")
 DEFAULT_REMINDER_OFFSETS = (1440, 120)
@@ -122,7 +123,7 @@ _PREFERENCES_AND_WHATSAPP = sa.text(
 
 def preferences_and_whatsapp_templates() -> tuple[Preferences, dict[tuple[str, str, str], Any]]:
     """`preferences()`, and the tenant's own WhatsApp templates by (event, channel, locale)."""
-    rows = session().execute(_PREFERENCES_AND_WHATSAPP).all()
+    rows = driver_rows(_PREFERENCES_AND_WHATSAPP, {})
     own = {(r.event, r.channel, r.locale): r for r in rows if r.event is not None}
     head = rows[0]
     return _preferences(head if head.settings_id is not None else None), own
@@ -179,13 +180,13 @@ def choose_channel(
     locale: str,
     at: datetime,
     own_templates: dict[tuple[str, str, str], Any],
+    window_until: Callable[[], datetime | None],
     exclude: Sequence[str] = (),
 ) -> Choice:
     """API.md: the first of the tenant's channels with an address and consent not withdrawn;
-    WhatsApp outside the customer's 24-hour window only with an approved template."""
+    WhatsApp outside the customer's 24-hour window (`window_until()`, asked only when it
+    matters) only with an approved template."""
     unconfigured = []
-    window_until: datetime | None = None
-    window_known = False
     for channel in prefs.channels:
         if channel in exclude:
             continue
@@ -196,9 +197,8 @@ def choose_channel(
             unconfigured.append(channel)
             continue
         if channel == "whatsapp" and not content_sid_for(event, locale, own_templates):
-            if not window_known:
-                window_until, window_known = whatsapp_window_until(customer.id), True
-            if window_until is None or window_until <= at:
+            closes = window_until()
+            if closes is None or closes <= at:
                 continue
         return Choice(channel, to)
     if unconfigured:
@@ -293,12 +293,13 @@ def write_many(
         return []
     locale = customer_locale(customer, tenant)
     redispatch = timedelta(seconds=settings().notify_redispatch_seconds)
+    window_until = functools.cache(lambda: whatsapp_window_until(customer.id))  # read once
     values, due_at = [], {}
     for spec in specs:
         at = spec.scheduled_for or now
         choice = choose_channel(
             customer=customer, prefs=prefs, event=spec.event, locale=locale, at=at,
-            own_templates=own_templates, exclude=spec.exclude,
+            own_templates=own_templates, window_until=window_until, exclude=spec.exclude,
         )  # fmt: skip
         if choice.channel is None:
             status = "skipped"
@@ -318,22 +319,18 @@ def write_many(
         if status != "skipped":
             due_at[row_id] = at if status == "scheduled" else now + redispatch
     columns = {name: [row[name] for row in values] for name in _WRITE_COLUMNS}
-    inserted = (
-        session()
-        .execute(
-            _WRITE,
-            {
-                **columns,
-                "due_at": [due_at.get(row["id"]) for row in values],
-                "booking_id": booking.id,
-                "customer_id": booking.customer_id,
-                "locale": locale,
-                "appointment_at": booking.starts_at,
-                "now": now,
-                "tenant_id": tenant.id,
-            },
-        )
-        .all()
+    inserted = driver_rows(
+        _WRITE,
+        {
+            **columns,
+            "due_at": [due_at.get(row["id"]) for row in values],
+            "booking_id": booking.id,
+            "customer_id": booking.customer_id,
+            "locale": locale,
+            "appointment_at": booking.starts_at,
+            "now": now,
+            "tenant_id": tenant.id,
+        },
     )
     return [Written(rid, status, due_at.get(rid)) for rid, status in inserted]
 
@@ -441,9 +438,11 @@ def announce(
     event: str | None = None,
     reminders: bool = False,
     reference_id: uuid.UUID | None = None,
+    customer: Any = None,
 ) -> list[Written]:
     """Write what a booking change sends: `event`'s message (if the tenant sends it) and,
-    with `reminders`, the reminders still ahead; queued ones are enqueued after the commit."""
+    with `reminders`, the reminders still ahead; queued ones are enqueued after the commit.
+    The booking's `customer` is read when the caller does not give it."""
     prefs, own_templates = preferences_and_whatsapp_templates()
     specs = []
     if event is not None and prefs.sends(event):
@@ -453,8 +452,9 @@ def announce(
     if not specs:
         return []
     written = write_many(
-        tenant=tenant, booking=booking, customer=_customer(booking.customer_id), specs=specs,
-        now=now, prefs=prefs, own_templates=own_templates,
+        tenant=tenant, booking=booking, specs=specs, now=now, prefs=prefs,
+        customer=customer if customer is not None else _customer(booking.customer_id),
+        own_templates=own_templates,
     )  # fmt: skip
     enqueue_after_commit(tenant, [w.id for w in written if w.status == "queued"])
     return written

@@ -314,13 +314,18 @@ _ALL_BUT_CANCELLED = tuple(e for e in EVENTS if e != "booking_cancelled")
 
 
 @events.subscribe("booking.created")
-def _booking_created(*, booking: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any) -> None:
+def _booking_created(
+    *, booking: Any, customer: Any, tenant: tenancy.TenantRef, now: datetime, **_: Any
+) -> None:
     if booking.status == "confirmed":
         outbox.announce(
-            tenant=tenant, booking=booking, now=now, event="booking_confirmed", reminders=True
-        )
+            tenant=tenant, booking=booking, customer=customer, now=now,
+            event="booking_confirmed", reminders=True,
+        )  # fmt: skip
     elif booking.status == "pending":
-        outbox.notify(tenant=tenant, booking=booking, event="booking_created", now=now)
+        outbox.announce(
+            tenant=tenant, booking=booking, customer=customer, now=now, event="booking_created"
+        )
 
 
 @events.subscribe("booking.confirmed")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections import namedtuple
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry
 
 from bookme.core import tenancy
@@ -160,6 +164,83 @@ def track_search_path(engine: sa.Engine) -> None:
     event.listen(engine, "commit", ended)
     event.listen(engine, "rollback", ended)
     event.listen(engine, "rollback_savepoint", unknown)
+
+
+# --- statements on every booking's path, straight through the driver -----------------------
+
+
+_DIALECT = PGDialect_psycopg()
+
+
+@functools.cache
+def _driver_text(statement: sa.TextClause) -> str:
+    """`statement` with psycopg's placeholders (`:name` becomes `%(name)s`, `%` is doubled)."""
+    return str(statement.compile(dialect=_DIALECT))
+
+
+def driver_rows(
+    statement: sa.TextClause, params: Mapping[str, Any], *, named: bool = True
+) -> list[Any]:
+    """Run `statement` in the session's transaction through psycopg itself; its rows as named
+    tuples (attribute access, as SQLAlchemy's rows), or plain tuples when not `named` (for
+    rows whose column names repeat, such as two tables' `columns_of`).
+
+    For the few statements every booking runs: SQLAlchemy's execution context and result
+    set-up cost about 70 µs of CPU per statement here, more than psycopg's whole share, and
+    loading ORM objects more again. The parameters reach psycopg as given (no SQLAlchemy type
+    processing, no expanding IN lists); a failure is raised as SQLAlchemy's own exception
+    would be (`translate_db_error` and the error handlers see no difference), and a
+    connection found dead is invalidated, so the pool does not hand it out again. The
+    connection's `before_cursor_execute` and `after_cursor_execute` listeners are told, as for
+    any statement (tracing and statement-counting tests listen there), but can't rewrite it.
+    """
+    connection = session().connection()  # begins the transaction (and sets its search_path)
+    driver = connection.connection.dbapi_connection
+    assert isinstance(driver, psycopg.Connection)
+    text = _driver_text(statement)
+    told = connection.dispatch
+    try:
+        with driver.cursor(row_factory=namedtuple_row if named else tuple_row) as cursor:
+            if told.before_cursor_execute:
+                told.before_cursor_execute(connection, cursor, text, params, None, False)
+            cursor.execute(text, params)
+            if told.after_cursor_execute:
+                told.after_cursor_execute(connection, cursor, text, params, None, False)
+            return cursor.fetchall() if cursor.description is not None else []
+    except psycopg.Error as error:
+        dead = driver.closed
+        if dead:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(
+            text, dict(params), error, psycopg.Error, connection_invalidated=dead
+        ) from error
+
+
+def columns_of(model: type[Base], alias: str | None = None) -> str:
+    """The select list of `model`'s table columns (`alias.`-qualified), in `row_class` order."""
+    quote = _DIALECT.identifier_preparer.quote
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + quote(column.name) for column in model.__table__.columns)
+
+
+@functools.cache
+def row_class(model: type[Base]) -> type[Any]:
+    """Read-only stand-ins for `model`'s objects, built from the values of `columns_of(model)`
+    with `_make`, for the booking path, where loading ORM objects costs more than the
+    statement that reads them.
+
+    A named tuple of the model's column attributes, with the model's properties (read-only).
+    It is not in the session: no identity map, no relationships, no change is ever written
+    back; code that changes the object loads the ORM one.
+    """
+    key_of = {attr.columns[0]: attr.key for attr in sa.inspect(model).column_attrs}
+    base = namedtuple(f"{model.__name__}Row", [key_of[c] for c in model.__table__.columns])  # type: ignore[misc]
+    properties = {
+        name: property(value.fget, doc=value.__doc__)
+        for name, value in vars(model).items()
+        if isinstance(value, property)
+    }
+    return type(base.__name__, (base,), {"__slots__": (), **properties})
 
 
 # --- transactions -----------------------------------------------------------------------------

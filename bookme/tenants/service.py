@@ -16,7 +16,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
 from bookme.core.api import paginate
-from bookme.core.db import search_path_set, session, transactional, use_search_path
+from bookme.core.db import driver_rows, search_path_set, session, transactional, use_search_path
 from bookme.tenants import schema as tenant_schema
 from bookme.tenants.models import TENANT_STATUSES, Tenant, TenantDomain, TenantEvent
 
@@ -301,12 +301,12 @@ def resolve_with(
         slug = label
     if slug is None:
         slug = (header_slug or "").strip().lower()[:64] or None
-    connection = session().connection()
-    row = connection.execute(
+    rows = driver_rows(
         _resolve_statement(lateral), {**(params or {}), "slug": slug or "", "host": host}
-    ).first()
+    )
+    row = rows[0] if rows else None
     if row is not None:
-        search_path_set(connection, row.path)
+        search_path_set(session().connection(), row.path)
     if row is None:
         if slug is None:
             raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")

@@ -535,3 +535,38 @@ def test_the_sweep_cancels_every_expired_hold_and_nothing_else(api, salon, emitt
         confirmed["id"]: "confirmed",
     }
     assert [name for name, _ in emitted].count("booking.cancelled") == 1
+
+
+def test_booking_an_existing_customer_reads_nothing_twice(api, app):
+    """Tenant and caller, the plan (service, customer, availability), the insert (booking,
+    audit, token index), the outbox's settings, the customer's WhatsApp window (read once
+    for the confirmation and both reminders), the outbox rows. The customer read by the plan
+    goes with the booking to the outbox, which does not read it again."""
+    import sqlalchemy as sa
+
+    from bookme.extensions import db
+
+    first = api.created("2027-05-04 10:00")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if "SAVEPOINT" not in statement:  # the test's own transaction
+            statements.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        second = api.created("2027-05-04 11:00", customer=None, customer_id=first["customer_id"])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert [s[:24] for s in statements] == [
+        "SELECT found.*, x.*, set",
+        "SELECT s.id, s.category_",
+        "WITH b AS ( INSERT INTO ",
+        "SELECT s.id AS settings_",
+        "SELECT max(notification_",
+        "WITH given AS ( SELECT *",
+    ]
+    notifications = api.get(f"/{second['id']}/notifications").get_json()
+    assert sorted(n["event"] for n in notifications) == [
+        "booking_confirmed", "booking_reminder", "booking_reminder",
+    ]  # fmt: skip

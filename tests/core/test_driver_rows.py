@@ -1,0 +1,125 @@
+"""`driver_rows`: statements on the booking path run through psycopg itself, yet look to the
+rest of the app (errors, statement listeners, the pool) like any SQLAlchemy statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from bookme.core import errors
+from bookme.core.db import driver_rows, session
+from tests.conftest import SERVICES
+
+
+def test_rows_are_named_tuples_of_the_bound_parameters(db):
+    rows = driver_rows(
+        sa.text("SELECT CAST(:n AS int) + 1 AS next, '100%' AS literal, :word AS word"),
+        {"n": 41, "word": "café"},
+    )
+    assert rows == [(42, "100%", "café")]
+    assert (rows[0].next, rows[0].literal, rows[0].word) == (42, "100%", "café")
+
+
+def test_a_statement_without_rows_returns_an_empty_list(db):
+    assert driver_rows(sa.text("SET LOCAL statement_timeout = '5s'"), {}) == []
+
+
+def test_it_runs_in_the_sessions_transaction(db, tenant):
+    driver_rows(sa.text("CREATE TEMP TABLE scratch (n int) ON COMMIT DROP"), {})
+    driver_rows(sa.text("INSERT INTO scratch VALUES (:n)"), {"n": 7})
+    assert session().execute(sa.text("SELECT n FROM scratch")).scalar_one() == 7
+
+
+def test_failures_are_sqlalchemys_exceptions(db):
+    with pytest.raises(sa.exc.DataError) as caught:
+        driver_rows(sa.text("SELECT 1 / CAST(:zero AS int)"), {"zero": 0})
+    assert isinstance(caught.value.orig, psycopg.errors.DivisionByZero)
+    assert "1 / CAST(%(zero)s AS int)" in str(caught.value)
+    session().rollback()
+
+    driver_rows(sa.text("CREATE TEMP TABLE once (n int PRIMARY KEY)"), {})
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        driver_rows(sa.text("INSERT INTO once VALUES (1), (1)"), {})
+    assert isinstance(errors.translate_db_error(caught.value), errors.Conflict)
+
+
+def test_statement_listeners_hear_of_it(db):
+    heard: list[tuple[str, str]] = []
+    connection = session().connection()
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        heard.append(("before", statement))
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        heard.append(("after", statement))
+
+    sa.event.listen(connection, "before_cursor_execute", before)
+    sa.event.listen(connection, "after_cursor_execute", after)
+    try:
+        driver_rows(sa.text("SELECT :n AS n"), {"n": 1})
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", before)
+        sa.event.remove(connection, "after_cursor_execute", after)
+    assert heard == [("before", "SELECT %(n)s AS n"), ("after", "SELECT %(n)s AS n")]
+
+
+def test_a_connection_found_dead_is_invalidated_and_not_handed_out_again(app: Flask):
+    from bookme.extensions import db
+
+    url = SERVICES.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with app.app_context():
+        (pid,) = driver_rows(sa.text("SELECT pg_backend_pid() AS pid"), {})[0]
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            driver_rows(sa.text("SELECT 1 AS one"), {})
+        assert caught.value.connection_invalidated
+        db.session.rollback()
+        (fresh,) = driver_rows(sa.text("SELECT pg_backend_pid() AS pid"), {})[0]
+        assert fresh != pid
+        db.session.remove()
+
+
+def test_row_class_stands_in_for_the_orm_object(db, tenant):
+    from bookme.core import tenancy
+    from bookme.core.db import columns_of, row_class
+    from bookme.customers.models import Customer
+    from bookme.tenants.service import tenant_ref_by_slug
+
+    tenancy.activate(tenant_ref_by_slug(tenant.slug))
+    when = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    customer = Customer(
+        full_name="Salma B.", phone="+212612345678", consent_sms=False,
+        consent_sms_changed_at=when, consent_sms_source="staff",
+    )  # fmt: skip
+    session().add(customer)
+    session().flush()
+    (values,) = driver_rows(
+        sa.text(f"SELECT {columns_of(Customer, 'c')} FROM customers c WHERE c.id = :id"),
+        {"id": customer.id},
+        named=False,
+    )
+    row = row_class(Customer)._make(values)
+    assert row.id == customer.id and row.full_name == "Salma B."
+    assert (row.is_active, row.consents) == (customer.is_active, customer.consents)
+    with pytest.raises(AttributeError):
+        row.full_name = "changed"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        row.is_active = False  # type: ignore[misc]
+    tenancy.activate(None)
+
+
+def test_row_class_follows_attribute_names_where_they_differ_from_columns(db):
+    from bookme.core.db import columns_of, row_class
+    from bookme.services.models import Service
+
+    assert columns_of(Service, "s").split(", ")[:2] == ["s.id", "s.category_id"]
+    assert "s.metadata" in columns_of(Service, "s").split(", ")
+    fields = row_class(Service)._fields
+    assert "metadata_" in fields and "metadata" not in fields
+    assert len(fields) == len(columns_of(Service).split(", "))
+    assert row_class(Service) is row_class(Service)
