@@ -190,8 +190,9 @@ fits AS (
 slots AS (
     SELECT f.starts_at, f.ends_at,
            array_agg(f.staff_id ORDER BY
-               CASE WHEN p.at IS NULL THEN 0 ELSE (
-                   -- "Any staff" assignment: fewest blocking bookings that local day first.
+               CASE WHEN p.at IS NULL OR cardinality(p.staff_ids) = 1 THEN 0 ELSE (
+                   -- "Any staff" assignment: fewest blocking bookings that local day first
+                   -- (nothing to rank when the request named the staff member).
                    SELECT count(*)
                    FROM bookings b
                    WHERE b.staff_id = f.staff_id

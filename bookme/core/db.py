@@ -11,6 +11,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.pq import ExecStatus
 from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -170,6 +171,7 @@ def track_search_path(engine: sa.Engine) -> None:
 
 
 _DIALECT = PGDialect_psycopg()
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 @functools.cache
@@ -206,7 +208,9 @@ def driver_rows(
             cursor.execute(text, params)
             if told.after_cursor_execute:
                 told.after_cursor_execute(connection, cursor, text, params, None, False)
-            return cursor.fetchall() if cursor.description is not None else []
+            # (not `cursor.description`, which builds a column object per column)
+            returned = cursor.pgresult is not None and cursor.pgresult.status == TUPLES_OK
+            return cursor.fetchall() if returned else []
     except psycopg.Error as error:
         dead = driver.closed
         if dead:
