@@ -41,6 +41,7 @@ from bookme.bookings.schemas import (
 from bookme.core import crypto, errors, events, sql, tenancy
 from bookme.core.api import paginate
 from bookme.core.db import columns_of, driver_rows, row_class, session, transactional
+from bookme.core.ids import uuid7
 from bookme.customers.models import Customer
 from bookme.services.models import Service
 from bookme.staff.models import Staff
@@ -566,7 +567,7 @@ def _book(
     )
     token = crypto.new_token()
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": uuid7(),
         "service_id": service.id,
         "customer_id": customer.id,
         "starts_at": starts_at,

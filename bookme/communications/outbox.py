@@ -31,6 +31,7 @@ from bookme.communications.models import (
 from bookme.config import Settings
 from bookme.core import tenancy
 from bookme.core.db import driver_rows, session
+from bookme.core.ids import uuid7
 
 DEFAULT_CHANNELS = ("whatsapp", "sms", "email")
 DEFAULT_REMINDER_OFFSETS = (1440, 120)
@@ -307,7 +308,7 @@ def write_many(
             status = "scheduled"
         else:
             status = "queued"
-        row_id = uuid.uuid4()
+        row_id = uuid7()
         values.append({
             "id": row_id, "event": spec.event, "channel": choice.channel, "to": choice.to,
             "status": status, "scheduled_for": at, "reminder_offset": spec.reminder_offset,
