@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bookme.core import errors, sql, tenancy
-from bookme.core.db import session, transactional
+from bookme.core.db import driver_rows, transactional
 
 MAX_DAYS = 62
 
@@ -66,7 +66,7 @@ def params(
 
 
 def _query(**kwargs: Any) -> list[Any]:
-    return session().execute(sql.query("availability"), params(**kwargs)).all()
+    return driver_rows(sql.query("availability"), params(**kwargs))
 
 
 # A read that is a unit of work of its own: it ends with COMMIT, where the connection pool's
