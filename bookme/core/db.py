@@ -171,7 +171,7 @@ def track_search_path(engine: sa.Engine) -> None:
 
 
 _DIALECT = PGDialect_psycopg()
-TUPLES_OK = ExecStatus.TUPLES_OK
+_TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 @functools.cache
@@ -209,7 +209,7 @@ def driver_rows(
             if told.after_cursor_execute:
                 told.after_cursor_execute(connection, cursor, text, params, None, False)
             # (not `cursor.description`, which builds a column object per column)
-            returned = cursor.pgresult is not None and cursor.pgresult.status == TUPLES_OK
+            returned = cursor.pgresult is not None and cursor.pgresult.status == _TUPLES_OK
             return cursor.fetchall() if returned else []
     except psycopg.Error as error:
         dead = driver.closed
