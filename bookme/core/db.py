@@ -6,6 +6,7 @@ import functools
 import uuid
 from collections import namedtuple
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -190,34 +191,77 @@ def driver_rows(
     For the few statements every booking runs: SQLAlchemy's execution context and result
     set-up cost about 70 µs of CPU per statement here, more than psycopg's whole share, and
     loading ORM objects more again. The parameters reach psycopg as given (no SQLAlchemy type
-    processing, no expanding IN lists); a failure is raised as SQLAlchemy's own exception
+    processing, no expanding IN lists), after the session's pending ORM changes are flushed
+    (unless autoflush is off), and a failure is raised as SQLAlchemy's own exception
     would be (`translate_db_error` and the error handlers see no difference), and a
     connection found dead is invalidated, so the pool does not hand it out again. The
-    connection's `before_cursor_execute` and `after_cursor_execute` listeners are told, as for
-    any statement (tracing and statement-counting tests listen there), but can't rewrite it.
+    connection's `before_cursor_execute` / `after_cursor_execute` listeners and the dialect's
+    `handle_error` ones are told, as for any statement (tracing — Sentry's SQLAlchemy
+    integration switches itself on with SENTRY_DSN — and statement-counting tests listen
+    there), but can't rewrite the statement or the error.
     """
-    connection = session().connection()  # begins the transaction (and sets its search_path)
+    sess = session()
+    if sess.autoflush:  # as for ORM statements: the ORM's pending changes are there to see
+        sess.flush()
+    connection = sess.connection()  # begins the transaction (and sets its search_path)
     driver = connection.connection.dbapi_connection
     assert isinstance(driver, psycopg.Connection)
     text = _driver_text(statement)
     told = connection.dispatch
+    context = _StatementContext(connection.dialect)
+    cursor = None
     try:
         with driver.cursor(row_factory=namedtuple_row if named else tuple_row) as cursor:
             if told.before_cursor_execute:
-                told.before_cursor_execute(connection, cursor, text, params, None, False)
+                told.before_cursor_execute(connection, cursor, text, params, context, False)
             cursor.execute(text, params)
             if told.after_cursor_execute:
-                told.after_cursor_execute(connection, cursor, text, params, None, False)
+                told.after_cursor_execute(connection, cursor, text, params, context, False)
             # (not `cursor.description`, which builds a column object per column)
             returned = cursor.pgresult is not None and cursor.pgresult.status == _TUPLES_OK
             return cursor.fetchall() if returned else []
     except psycopg.Error as error:
         dead = driver.closed
+        raised = sa.exc.DBAPIError.instance(
+            text, dict(params), error, psycopg.Error, connection_invalidated=dead
+        )
+        if connection.dialect.dispatch.handle_error:
+            failure = _Failure(
+                connection.dialect, connection, connection.engine, cursor, text, params, error,
+                raised, context, dead,
+            )  # fmt: skip
+            connection.dialect.dispatch.handle_error(failure)
         if dead:
             connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(
-            text, dict(params), error, psycopg.Error, connection_invalidated=dead
-        ) from error
+        raise raised from error
+
+
+class _StatementContext:
+    """What `driver_rows` gives statement listeners where SQLAlchemy gives its execution
+    context: the dialect, and room for what a listener keeps per statement (Sentry's span)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.dialect = dialect
+
+
+@dataclass
+class _Failure:
+    """A `driver_rows` statement's failure for `handle_error` listeners: the attributes of
+    SQLAlchemy's `ExceptionContext` (which has no public constructor)."""
+
+    dialect: sa.Dialect
+    connection: sa.Connection
+    engine: sa.Engine
+    cursor: Any
+    statement: str
+    parameters: Mapping[str, Any]
+    original_exception: BaseException
+    sqlalchemy_exception: sa.exc.StatementError
+    execution_context: _StatementContext
+    is_disconnect: bool
+    chained_exception: BaseException | None = None
+    invalidate_pool_on_disconnect: bool = True
+    is_pre_ping: bool = False
 
 
 def columns_of(model: type[Base], alias: str | None = None) -> str:
@@ -233,7 +277,9 @@ def row_class(model: type[Base]) -> type[Any]:
     with `_make`, for the booking path, where loading ORM objects costs more than the
     statement that reads them.
 
-    A named tuple of the model's column attributes, with the model's properties (read-only).
+    A named tuple of the model's column attributes, with the model's properties (read-only),
+    holding the values as psycopg loads them (a range column is psycopg's `Range`, not
+    SQLAlchemy's).
     It is not in the session: no identity map, no relationships, no change is ever written
     back; code that changes the object loads the ORM one.
     """

@@ -290,7 +290,8 @@ def resolve_with(
     params: Mapping[str, Any] | None = None,
 ) -> tuple[tenancy.TenantRef, Any]:
     """`resolve`, and in the same round trip the row of `lateral`: a subquery that may use
-    `found.id` (the tenant's id) and `params`; its columns are NULL when it finds nothing."""
+    `found.id` (the tenant's id) and `params`; its columns are NULL when it finds nothing.
+    The row is a named tuple: `lateral`'s column names must differ from the tenant's."""
     host = (host or "").strip().lower()
     host = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).rstrip(".")[:253]
     slug = None

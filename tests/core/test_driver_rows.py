@@ -47,15 +47,19 @@ def test_failures_are_sqlalchemys_exceptions(db):
     assert isinstance(errors.translate_db_error(caught.value), errors.Conflict)
 
 
-def test_statement_listeners_hear_of_it(db):
+def test_statement_listeners_hear_of_it_with_a_context_they_can_use(db):
+    """As SQLAlchemy's own: a context with the dialect that a listener may keep state on
+    between the two calls (Sentry's SQLAlchemy integration keeps its span there)."""
     heard: list[tuple[str, str]] = []
     connection = session().connection()
 
     def before(conn, cursor, statement, parameters, context, executemany):
+        assert context.dialect is conn.dialect
+        context.started = statement
         heard.append(("before", statement))
 
     def after(conn, cursor, statement, parameters, context, executemany):
-        heard.append(("after", statement))
+        heard.append(("after", context.started))
 
     sa.event.listen(connection, "before_cursor_execute", before)
     sa.event.listen(connection, "after_cursor_execute", after)
@@ -67,30 +71,62 @@ def test_statement_listeners_hear_of_it(db):
     assert heard == [("before", "SELECT %(n)s AS n"), ("after", "SELECT %(n)s AS n")]
 
 
+def test_error_listeners_hear_of_a_failure(db):
+    from bookme.extensions import db as fsa
+
+    failures = []
+
+    def failed(context):
+        failures.append(context)
+
+    sa.event.listen(fsa.engine, "handle_error", failed)
+    try:
+        with pytest.raises(sa.exc.DataError) as caught:
+            driver_rows(sa.text("SELECT 1 / CAST(:zero AS int)"), {"zero": 0})
+    finally:
+        sa.event.remove(fsa.engine, "handle_error", failed)
+    session().rollback()
+    (failure,) = failures
+    assert failure.sqlalchemy_exception is caught.value
+    assert isinstance(failure.original_exception, psycopg.errors.DivisionByZero)
+    assert failure.statement == "SELECT 1 / CAST(%(zero)s AS int)"
+    assert failure.execution_context.dialect is failure.dialect
+    assert not failure.is_disconnect
+
+
 def test_a_connection_found_dead_is_invalidated_and_not_handed_out_again(app: Flask):
     from bookme.extensions import db
 
     url = SERVICES.database_url.replace("postgresql+psycopg://", "postgresql://")
     with app.app_context():
-        (pid,) = driver_rows(sa.text("SELECT pg_backend_pid() AS pid"), {})[0]
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        with pytest.raises(sa.exc.OperationalError) as caught:
-            driver_rows(sa.text("SELECT 1 AS one"), {})
-        assert caught.value.connection_invalidated
-        db.session.rollback()
-        (fresh,) = driver_rows(sa.text("SELECT pg_backend_pid() AS pid"), {})[0]
-        assert fresh != pid
-        db.session.remove()
+        try:
+            (pid,) = driver_rows(sa.text("SELECT pg_backend_pid() AS pid"), {})[0]
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            with pytest.raises(sa.exc.OperationalError) as caught:
+                driver_rows(sa.text("SELECT 1 AS one"), {})
+            assert caught.value.connection_invalidated
+            db.session.rollback()
+            (fresh,) = driver_rows(sa.text("SELECT pg_backend_pid() AS pid"), {})[0]
+            assert fresh != pid
+        finally:
+            db.session.remove()
 
 
-def test_row_class_stands_in_for_the_orm_object(db, tenant):
+@pytest.fixture
+def active_tenant(tenant):
     from bookme.core import tenancy
-    from bookme.core.db import columns_of, row_class
-    from bookme.customers.models import Customer
     from bookme.tenants.service import tenant_ref_by_slug
 
     tenancy.activate(tenant_ref_by_slug(tenant.slug))
+    yield
+    tenancy.activate(None)
+
+
+def test_row_class_stands_in_for_the_orm_object(db, active_tenant):
+    from bookme.core.db import columns_of, row_class
+    from bookme.customers.models import Customer
+
     when = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
     customer = Customer(
         full_name="Salma B.", phone="+212612345678", consent_sms=False,
@@ -110,7 +146,23 @@ def test_row_class_stands_in_for_the_orm_object(db, tenant):
         row.full_name = "changed"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         row.is_active = False  # type: ignore[misc]
-    tenancy.activate(None)
+
+
+def test_pending_orm_changes_are_flushed_first(db, active_tenant):
+    from bookme.customers.models import Customer
+
+    customer = Customer(full_name="Nadia K.")
+    session().add(customer)  # not flushed yet
+    rows = driver_rows(
+        sa.text("SELECT full_name FROM customers WHERE full_name = :n"), {"n": "Nadia K."}
+    )
+    assert [row.full_name for row in rows] == ["Nadia K."]
+    with session().no_autoflush:
+        session().add(Customer(full_name="Omar T."))
+        rows = driver_rows(
+            sa.text("SELECT 1 AS one FROM customers WHERE full_name = :n"), {"n": "Omar T."}
+        )
+        assert rows == []
 
 
 def test_row_class_follows_attribute_names_where_they_differ_from_columns(db):

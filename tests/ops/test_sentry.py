@@ -86,8 +86,9 @@ def test_unhandled_web_and_job_errors_are_reported_to_sentry(fake_sentry, redis_
         redis_client.delete(key)
     assert probe.returncode == 0, probe.stderr[-3000:]
     result = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert {"flask", "rq"} <= set(result["integrations"])
+    assert {"flask", "rq", "sqlalchemy"} <= set(result["integrations"])
     assert result["status"] == 500
+    assert result["tenant_status"] == 404  # not a 500 from a statement listener
 
     assert {envelope["path"] for envelope in received} == {"/api/42/envelope/"}
     events = _events(received)
