@@ -418,8 +418,11 @@ def _unavailable(
 def _insert_statement() -> sa.TextClause:
     """One round trip writes the booking, its audit row and its public token index entry;
     when the booking conflicts (ON CONFLICT DO NOTHING: no row), the other two insert
-    nothing either. Returns the booking's `columns_of` (for `row_class`)."""
+    nothing either. Returns the booking's `columns_of` (for `row_class`), but for `blocked`:
+    the caller has that range already, and reading it back would take psycopg's pure-Python
+    range parser (about 0.1 ms of CPU a booking)."""
     returned = columns_of(Booking)
+    answered = columns_of(Booking, instead={"blocked": "NULL"})
     return sa.text(
         f"""
         WITH b AS (
@@ -444,16 +447,16 @@ def _insert_statement() -> sa.TextClause:
                    created_at
               FROM b
         )
-        SELECT {returned} FROM b
+        SELECT {answered} FROM b
         """
     )
 
 
-def _insert(values: dict[str, Any]) -> Any:
-    """The new booking (a `row_class(Booking)`), or None when an overlapping active booking
-    (committed or racing) exists."""
+def _insert(values: dict[str, Any], blocked: Range[datetime]) -> Any:
+    """The new booking (a `row_class(Booking)`, `blocked` as given), or None when an
+    overlapping active booking (committed or racing) exists."""
     rows = driver_rows(_insert_statement(), values, named=False)
-    return row_class(Booking)._make(rows[0]) if rows else None
+    return row_class(Booking)._make(rows[0])._replace(blocked=blocked) if rows else None
 
 
 @dataclass(frozen=True)
@@ -590,11 +593,11 @@ def _book(
     for candidate in candidates:
         data = {"source": source, "starts_at": _utc(starts_at), "staff_id": str(candidate)}
         attempt = {**values, "staff_id": candidate, "data": json.dumps(data)}
-        booking = _insert(attempt)
+        booking = _insert(attempt, blocked)
         if booking is None and _expire_holds(
             tenant=tenant, now=now, blocked=blocked, staff_ids=[candidate]
         ):
-            booking = _insert(attempt)
+            booking = _insert(attempt, blocked)
         if booking is not None:
             break
     if booking is None:

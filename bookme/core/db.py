@@ -264,11 +264,17 @@ class _Failure:
     is_pre_ping: bool = False
 
 
-def columns_of(model: type[Base], alias: str | None = None) -> str:
-    """The select list of `model`'s table columns (`alias.`-qualified), in `row_class` order."""
+def columns_of(
+    model: type[Base], alias: str | None = None, *, instead: Mapping[str, str] | None = None
+) -> str:
+    """The select list of `model`'s table columns (`alias.`-qualified), in `row_class` order;
+    `instead` gives an expression to select in place of a column (by column name)."""
     quote = _DIALECT.identifier_preparer.quote
     prefix = f"{alias}." if alias else ""
-    return ", ".join(prefix + quote(column.name) for column in model.__table__.columns)
+    instead = instead or {}
+    return ", ".join(
+        instead.get(column.name, prefix + quote(column.name)) for column in model.__table__.columns
+    )
 
 
 @functools.cache

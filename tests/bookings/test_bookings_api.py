@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import Range
 
 from bookme.bookings.models import Booking
 from bookme.core import clock
@@ -267,6 +268,15 @@ def test_every_change_emits_a_domain_event_inside_the_transaction(api, emitted):
     ]  # fmt: skip
     payload = emitted[0][1]
     assert str(payload["booking"].id) == booking["id"]
+    # The booking handed on is the row the insert returned, its blocked range the one checked.
+    start = datetime.fromisoformat(at("2027-05-04 10:00"))
+    buffers = api.salon.service.buffer_before_minutes, api.salon.service.buffer_after_minutes
+    assert payload["booking"].blocked == Range(
+        start - timedelta(minutes=buffers[0]),
+        start + timedelta(minutes=30 + buffers[1]),
+        bounds="[)",
+    )
+    assert str(payload["customer"].id) == booking["customer_id"]
     assert payload["tenant"].slug == api.salon.tenant.slug
     assert payload["actor"].kind == "user"
     assert payload["now"] == NOW
