@@ -455,7 +455,8 @@ def _insert_statement() -> sa.TextClause:
 def _insert(values: dict[str, Any], blocked: Range[datetime]) -> Any:
     """The new booking (a `row_class(Booking)`, `blocked` as given), or None when an
     overlapping active booking (committed or racing) exists."""
-    rows = driver_rows(_insert_statement(), values, named=False)
+    bounds = {"blocked_from": blocked.lower, "blocked_until": blocked.upper}
+    rows = driver_rows(_insert_statement(), {**values, **bounds}, named=False)
     return row_class(Booking)._make(rows[0])._replace(blocked=blocked) if rows else None
 
 
@@ -575,8 +576,6 @@ def _book(
         "customer_id": customer.id,
         "starts_at": starts_at,
         "ends_at": ends_at,
-        "blocked_from": blocked.lower,
-        "blocked_until": blocked.upper,
         "status": status,
         "source": source,
         "price": service.price,
