@@ -26,7 +26,7 @@ from flask import Response, current_app
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.dialects.postgresql import TSTZRANGE, Range
 
-from bookme.bookings import idempotency
+from bookme.bookings import availability, idempotency
 from bookme.bookings.models import (
     ACTIVE_STATUSES,
     NO_OVERLAP,
@@ -334,10 +334,8 @@ def _free_staff(
     now: datetime,
     exclude_booking_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
-    from bookme.bookings.availability import free_staff_at
-
     return list(
-        free_staff_at(
+        availability.free_staff_at(
             tenant=tenant,
             service_id=service_id,
             starts_at=starts_at,
@@ -494,12 +492,10 @@ def booking_inputs(
     """The service (None: unknown), the customer of `customer_id` (None: unknown or not
     named), both read-only rows (`row_class`), and who is free at `starts_at`
     (`availability.free_staff_at`'s answer), read in one round trip."""
-    from bookme.bookings.availability import params
-
     rows = driver_rows(
         _plan_statement(),
         {
-            **params(
+            **availability.params(
                 tenant=tenant,
                 service_id=service_id,
                 now=now,
