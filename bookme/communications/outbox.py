@@ -10,6 +10,7 @@ lost.
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -235,23 +236,18 @@ class Spec:
 
 
 # One round trip, one statement text (so prepared once per connection): the rows come in as
-# parallel arrays; those already written (the dedupe index) are skipped, and each row inserted
-# that needs a worker gets its `public.notification_due` entry.
-_WRITE_COLUMNS = (
-    "id", "event", "channel", "to", "status", "scheduled_for", "reminder_offset",
-    "reference_id", "error", "error_detail", "fallback_of",
-)  # fmt: skip
+# one JSON array (`_rows_json`); those already written (the dedupe index) are skipped, and
+# each row inserted that needs a worker gets its `public.notification_due` entry.
+# JSON rather than a typed array per column: psycopg adapts a Python list element by element
+# in Python (about 200 µs of CPU for a booking's three messages, more than the statement
+# takes in PostgreSQL), while one string goes as it is.
 _WRITE = sa.text(
     """
     WITH given AS (
-        SELECT * FROM unnest(
-            CAST(:id AS uuid[]), CAST(:event AS text[]), CAST(:channel AS text[]),
-            CAST(:to AS text[]), CAST(:status AS text[]), CAST(:scheduled_for AS timestamptz[]),
-            CAST(:reminder_offset AS integer[]), CAST(:reference_id AS uuid[]),
-            CAST(:error AS text[]), CAST(:error_detail AS text[]), CAST(:fallback_of AS uuid[]),
-            CAST(:due_at AS timestamptz[])
-        ) AS x(id, event, channel, "to", status, scheduled_for, reminder_offset, reference_id,
-               error, error_detail, fallback_of, due_at)
+        SELECT * FROM json_to_recordset(CAST(:rows AS json))
+            AS x(id uuid, event text, channel text, "to" text, status text,
+                 scheduled_for timestamptz, reminder_offset integer, reference_id uuid,
+                 error text, error_detail text, fallback_of uuid, due_at timestamptz)
     ), written AS (
         INSERT INTO notifications (id, booking_id, customer_id, event, channel, locale, "to",
                                    status, scheduled_for, reminder_offset_minutes,
@@ -276,6 +272,22 @@ _WRITE = sa.text(
     SELECT id, status FROM written
     """
 )
+
+
+def _json_scalar(value: Any) -> str:
+    """JSON for the values `json` can't write itself: ids, and instants (ISO 8601, with
+    their offset, which PostgreSQL reads back as the same instant)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("notification times must be timezone-aware")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not written to the outbox")
+
+
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_scalar, ensure_ascii=False, separators=(",", ":"))
 
 
 def write_many(
@@ -309,22 +321,21 @@ def write_many(
         else:
             status = "queued"
         row_id = uuid7()
+        # Queued rows are enqueued after the commit; their due entry is the dispatcher's
+        # copy, taken up only if that enqueue is lost.
+        if status != "skipped":
+            due_at[row_id] = at if status == "scheduled" else now + redispatch
         values.append({
             "id": row_id, "event": spec.event, "channel": choice.channel, "to": choice.to,
             "status": status, "scheduled_for": at, "reminder_offset": spec.reminder_offset,
             "reference_id": spec.reference_id, "error": choice.error,
             "error_detail": choice.detail, "fallback_of": spec.fallback_of,
+            "due_at": due_at.get(row_id),
         })  # fmt: skip
-        # Queued rows are enqueued after the commit; their due entry is the dispatcher's
-        # copy, taken up only if that enqueue is lost.
-        if status != "skipped":
-            due_at[row_id] = at if status == "scheduled" else now + redispatch
-    columns = {name: [row[name] for row in values] for name in _WRITE_COLUMNS}
     inserted = driver_rows(
         _WRITE,
         {
-            **columns,
-            "due_at": [due_at.get(row["id"]) for row in values],
+            "rows": _rows_json(values),
             "booking_id": booking.id,
             "customer_id": booking.customer_id,
             "locale": locale,

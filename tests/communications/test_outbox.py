@@ -243,3 +243,47 @@ def test_the_customer_export_includes_their_messages(api):
         ("booking_reminder", "sms", PHONE),
     ]
     assert section["replies"] == []
+
+
+def test_every_value_of_a_written_row_reads_back_as_given(api):
+    """The rows reach PostgreSQL as one JSON document: ids, instants in any zone (to the
+    microsecond), NULLs and text that needs escaping all come back unchanged."""
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from bookme.bookings.models import Booking
+    from bookme.communications import outbox
+    from bookme.communications.models import Notification
+
+    booking = session().get(Booking, uuid.UUID(api.book()["id"]))
+    confirmation = rows(booking.id, event="booking_confirmed")[0]
+    odd_address = "zoé.'o\"\\\u2028Ω@exämple.ma"
+    customer = SimpleNamespace(
+        id=booking.customer_id, phone=PHONE, email=odd_address, locale="ar", is_active=True,
+        consent_sms=True, consent_whatsapp=None, consent_email=True,
+    )  # fmt: skip
+    at = datetime(2027, 5, 3, 17, 45, 12, 345678, tzinfo=ZoneInfo("Africa/Casablanca"))
+    reference = uuid.uuid4()
+    prefs, own = outbox.preferences_and_whatsapp_templates()
+    written = outbox.write_many(
+        tenant=tenancy.require(), booking=booking, customer=customer,
+        specs=[
+            outbox.Spec("booking_reminder", 59, at, fallback_of=confirmation.id),
+            outbox.Spec("payment_receipt", reference_id=reference, exclude=("sms", "whatsapp")),
+            outbox.Spec("payment_refunded", exclude=("sms", "whatsapp", "email")),
+        ],
+        now=NOW, prefs=prefs, own_templates=own,
+    )  # fmt: skip
+    assert [w.status for w in written] == ["scheduled", "queued", "skipped"]
+    reminder, receipt, skipped = (session().get(Notification, w.id) for w in written)
+    assert (reminder.scheduled_for, reminder.reminder_offset_minutes) == (at, 59)
+    assert (reminder.fallback_of, reminder.reference_id, reminder.locale) == (
+        confirmation.id, None, "ar",
+    )  # fmt: skip
+    assert (reminder.channel, reminder.to) == ("sms", PHONE)
+    assert due(reminder.id) == ("send", at)
+    assert (receipt.channel, receipt.to, receipt.reference_id) == ("email", odd_address, reference)
+    assert receipt.scheduled_for == NOW and receipt.fallback_of is None
+    assert (skipped.channel, skipped.to, skipped.error) == (None, None, "no_channel")
+    assert skipped.error_detail == "The customer has no reachable channel with consent."
+    assert due(skipped.id) is None
