@@ -123,6 +123,26 @@ def test_signing_in_starts_a_new_session(visitor, salon, app):
     assert "csrf_token" not in serializer.loads(after)  # no value survives from before
 
 
+def test_a_request_without_the_cookie_starts_empty_and_a_forged_cookie_counts_for_nothing(
+    visitor, salon, client, app
+):
+    # No cookie (every API client): an empty session, and nothing set in return.
+    response = client.get("/api/v1/services", headers={"X-Tenant": salon.tenant.slug})
+    assert response.status_code == 401 and "Set-Cookie" not in response.headers
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+    # The signed-in session's very contents, signed with another key, are not believed.
+    visitor.login(salon.member("owner").email)
+    real = _cookie(visitor.client).value
+    contents = SecureCookieSessionInterface().get_signing_serializer(app).loads(real)
+    other = create_app(settings_for_tests(secret_key="another-secret-key-" + "z" * 32))
+    forged = SecureCookieSessionInterface().get_signing_serializer(other).dumps(contents)
+    visitor.client.set_cookie("bookme_session", forged)
+    assert visitor.get("/admin/", status=302).headers["Location"].startswith("/admin/login")
+    visitor.client.set_cookie("bookme_session", real)
+    assert visitor.get("/admin/").status_code == 200
+
+
 def test_a_password_change_signs_admin_sessions_out(signed_in, salon):
     visitor = signed_in("manager")
     user = session().get(User, salon.member("manager").user_id)
