@@ -347,6 +347,27 @@ def test_an_accepted_token_with_another_signature_is_refused(client, db):
     assert _me(client, token).status_code == 200
 
 
+def test_an_accepted_token_is_not_parsed_again_on_later_requests(client, db, monkeypatch):
+    import jwt
+
+    make_user(email="salma@example.com")
+    token = login(client, "salma@example.com").get_json()["access_token"]
+    assert _me(client, token).status_code == 200
+    parsed = []
+    for name in ("decode", "get_unverified_header"):
+        original = getattr(jwt, name)
+        monkeypatch.setattr(
+            jwt, name, lambda *a, _o=original, _n=name, **k: parsed.append(_n) or _o(*a, **k)
+        )
+    assert _me(client, token).status_code == 200
+    assert _me(client, token).get_json()["email"] == "salma@example.com"
+    assert parsed == []
+    # A token not seen before is read in full.
+    other = login(client, "salma@example.com").get_json()["access_token"]
+    assert _me(client, other).status_code == 200
+    assert "decode" in parsed and "get_unverified_header" in parsed
+
+
 def test_a_token_for_a_user_that_no_longer_exists_is_refused(client, db):
     ghost = create_access_token(identity=str(uuid.uuid4()))
     _assert_unauthorized(_me(client, ghost))
