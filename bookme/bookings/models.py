@@ -87,7 +87,8 @@ class Booking(Base):
     payment_status: Mapped[str] = mapped_column(sa.String(16), server_default="none")
     amount_paid: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), server_default="0")
     payment_due_at: Mapped[datetime | None]
-    manage_token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    # Unique through `public.manage_tokens` (its primary key), which is also how it is looked up.
+    manage_token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     manage_token_encrypted: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]

@@ -32,6 +32,7 @@ from bookme.bookings.models import (
     NO_OVERLAP,
     Booking,
     BookingEvent,
+    ManageToken,
 )
 from bookme.bookings.schemas import (
     BookingSchema,
@@ -1108,8 +1109,21 @@ def cancellation_cutoff_hours(tenant: tenancy.TenantRef) -> int:
     return value if isinstance(value, int) and value >= 0 else DEFAULT_CANCELLATION_CUTOFF_HOURS
 
 
-def _by_token(token: str, *, lock: bool = False) -> Booking:
-    stmt = sa.select(Booking).where(Booking.manage_token_hash == crypto.token_hash(token))
+def by_manage_token(token: str, *, lock: bool = False) -> Booking:
+    """The active tenant's booking whose manage link holds `token`; unknown → 404.
+
+    Found through `public.manage_tokens` (the one unique index of token hashes) and the
+    booking's primary key: the bookings table keeps the hash but no index of its own on it.
+    """
+    found = (
+        sa.select(ManageToken.booking_id)
+        .where(
+            ManageToken.token_hash == crypto.token_hash(token),
+            ManageToken.tenant_id == tenancy.require().id,
+        )
+        .scalar_subquery()
+    )
+    stmt = sa.select(Booking).where(Booking.id == found)
     if lock:
         stmt = stmt.with_for_update()
     booking = session().scalars(stmt, execution_options={"populate_existing": lock}).first()
@@ -1151,7 +1165,7 @@ def _managed(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> Mana
 @transactional
 def get_managed_booking(*, tenant: tenancy.TenantRef, token: str, now: datetime) -> ManagedBooking:
     """The customer's view of their booking."""
-    return _managed(tenant, _by_token(token), now)
+    return _managed(tenant, by_manage_token(token), now)
 
 
 def _check_window(tenant: tenancy.TenantRef, booking: Booking, now: datetime) -> None:
@@ -1170,7 +1184,7 @@ def cancel_managed_booking(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, token: str, reason: str | None = None
 ) -> ManagedBooking:
     """The customer cancels before the tenant's cutoff, else 409 cancellation_window_passed."""
-    booking = _by_token(token, lock=True)
+    booking = by_manage_token(token, lock=True)
     _check_window(tenant, booking, now)
     _apply(booking, "cancel", tenant=tenant, actor=actor, now=now, reason=reason)
     return _managed(tenant, booking, now)
@@ -1203,7 +1217,7 @@ def _reschedule_managed(
     starts_at: datetime,
     staff_id: uuid.UUID | None,
 ) -> ManagedBooking | _Refused:
-    booking = _by_token(token, lock=True)
+    booking = by_manage_token(token, lock=True)
     _check_window(tenant, booking, now)
     try:
         _move(booking, tenant=tenant, actor=actor, now=now, starts_at=starts_at, staff_id=staff_id)

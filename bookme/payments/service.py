@@ -761,22 +761,13 @@ def create_payment(
     return open_view(payment)
 
 
-def _booking_by_token(token: str) -> Booking:
-    booking = (
-        session()
-        .scalars(sa.select(Booking).where(Booking.manage_token_hash == crypto.token_hash(token)))
-        .first()
-    )
-    if booking is None:
-        raise errors.NotFound("No booking for this link.")
-    return booking
-
-
 def pay_managed_booking(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, token: str, provider_name: str
 ) -> dict[str, Any]:
     """The customer's pay link: the open payment, or a new one for what is due."""
-    booking = _booking_by_token(token)
+    from bookme.bookings.service import by_manage_token
+
+    booking = by_manage_token(token)
     payment = _open_online(
         tenant=tenant, actor=actor, now=now, booking_id=booking.id, name=provider_name, amount=None
     )
