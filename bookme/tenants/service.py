@@ -243,6 +243,8 @@ _FOUND = f"""
          WHERE d.domain = :host
         UNION ALL
         SELECT 1 AS rank, {_REF_COLUMNS} FROM public.tenants t WHERE t.slug = :slug
+        UNION ALL
+        SELECT 2 AS rank, {_REF_COLUMNS} FROM public.tenants t WHERE t.slug = :header_slug
     ) AS found
     ORDER BY rank
     LIMIT 1
@@ -291,7 +293,10 @@ def resolve_with(
 ) -> tuple[tenancy.TenantRef, Any]:
     """`resolve`, and in the same round trip the row of `lateral`: a subquery that may use
     `found.id` (the tenant's id) and `params`; its columns are NULL when it finds nothing.
-    The row is a named tuple: `lateral`'s column names must differ from the tenant's."""
+    The row is a named tuple: `lateral`'s column names must differ from the tenant's.
+
+    A registered domain comes first, then `<slug>.<base>`, then `X-Tenant`: a host that is no
+    tenant's falls back to the header, as API.md's tenancy rule says."""
     host = (host or "").strip().lower()
     host = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).rstrip(".")[:253]
     slug = None
@@ -300,16 +305,16 @@ def resolve_with(
     # `api.<base>`, `www.<base>`…: the platform's own hosts (reserved slugs), not tenants.
     if label and "." not in label and label not in RESERVED_SLUGS:
         slug = label
-    if slug is None:
-        slug = (header_slug or "").strip().lower()[:64] or None
+    header = (header_slug or "").strip().lower()[:64] or None
     rows = driver_rows(
-        _resolve_statement(lateral), {**(params or {}), "slug": slug or "", "host": host}
+        _resolve_statement(lateral),
+        {**(params or {}), "slug": slug or "", "header_slug": header or "", "host": host},
     )
     row = rows[0] if rows else None
     if row is not None:
         search_path_set(session().connection(), row.path)
     if row is None:
-        if slug is None:
+        if slug is None and header is None:
             raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")
         raise errors.TenantNotFound("No such tenant.")
     if row.status != "active":

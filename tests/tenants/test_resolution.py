@@ -90,6 +90,16 @@ def test_the_host_wins_over_x_tenant(client, tenant, other_tenant, route):
     assert client.get(route, headers=headers).status_code == 403
 
 
+def test_a_subdomain_that_is_no_tenants_defers_to_x_tenant(client, tenant, route):
+    # API.md: the Host names the tenant when it is one of its domains, else X-Tenant does.
+    headers = {**tenant.owner.headers, "Host": f"nosuch.{BASE}", "X-Tenant": tenant.slug}
+    assert client.get(route, headers=headers).status_code == 200
+    response = client.get(route, headers={**tenant.owner.headers, "Host": f"nosuch.{BASE}"})
+    assert (response.status_code, response.get_json()["code"]) == (404, "tenant_not_found")
+    headers = {**tenant.owner.headers, "Host": f"nosuch.{BASE}", "X-Tenant": "nosuch-either"}
+    assert client.get(route, headers=headers).get_json()["code"] == "tenant_not_found"
+
+
 def test_the_platforms_own_subdomains_defer_to_x_tenant(client, tenant, route):
     for host in (f"api.{BASE}", f"www.{BASE}"):
         headers = {**tenant.owner.headers, "Host": host, "X-Tenant": tenant.slug}
@@ -194,6 +204,7 @@ def test_resolution_uses_the_unique_indexes_of_domains_and_slugs(db, lateral):
     statement = service._resolve_statement(_MEMBER if lateral else None).text
     compiled = (
         statement.replace(":host", "'a.example.com'")
+        .replace(":header_slug", "'abd'")
         .replace(":slug", "'abc'")
         .replace(":user_id", f"'{uuid.uuid4()}'")
         .replace(":keys", "'{x}'")
