@@ -9,12 +9,14 @@ from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bookme.config import Settings
+from bookme.core.api import JSONProvider
 from bookme.core.db import ENGINE_CONNECT_ARGS
 
 
 def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.update(
         BOOKME=settings,
         SECRET_KEY=settings.secret_key,

@@ -6,17 +6,19 @@ from typing import Any
 
 import marshmallow as ma
 
-from bookme.core.api import QuerySchema, Schema, TenantDateTime
+from bookme.core.api import LocalDate, QuerySchema, Schema, TenantDateTime
 
 
 class AvailabilityQueryArgsSchema(QuerySchema):
     service_id = ma.fields.UUID(required=True)
-    date_from = ma.fields.Date(
+    date_from = LocalDate(
+        bounded=False,
         required=True,
         data_key="from",
         metadata={"description": "First local date (YYYY-MM-DD), inclusive."},
     )
-    date_to = ma.fields.Date(
+    date_to = LocalDate(
+        bounded=False,
         required=True,
         data_key="to",
         metadata={

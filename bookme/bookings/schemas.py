@@ -11,7 +11,16 @@ import marshmallow as ma
 
 from bookme.bookings.models import STATUSES
 from bookme.core import tenancy
-from bookme.core.api import AwareDateTime, Currency, Money, QuerySchema, Schema, Str, TenantDateTime
+from bookme.core.api import (
+    AwareDateTime,
+    Currency,
+    LocalDate,
+    Money,
+    QuerySchema,
+    Schema,
+    Str,
+    TenantDateTime,
+)
 
 IDEMPOTENCY_KEY_MAX = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -215,10 +224,7 @@ def _moment(value: str, field: str) -> None:
     if len(value) > 40:
         raise ma.ValidationError("Too long.")
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise ma.ValidationError("Not a valid date.") from exc
+        LocalDate().deserialize(value)  # a real date, in range
         return
     try:
         AwareDateTime().deserialize(value)

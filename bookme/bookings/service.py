@@ -726,17 +726,21 @@ def _find_or_create_customer(
 ) -> Any:
     from bookme.customers import service as customers
 
-    return customers.find_or_create_customer(
-        tenant=tenant,
-        actor=actor,
-        now=now,
-        full_name=given["full_name"],
-        phone=given.get("phone"),
-        email=given.get("email"),
-        locale=given.get("locale"),
-        consents=given.get("consents"),
-        source=source,
-    )
+    try:
+        return customers.find_or_create_customer(
+            tenant=tenant,
+            actor=actor,
+            now=now,
+            full_name=given["full_name"],
+            phone=given.get("phone"),
+            email=given.get("email"),
+            locale=given.get("locale"),
+            consents=given.get("consents"),
+            source=source,
+        )
+    except errors.ValidationFailed as exc:
+        # The customer's fields sit under `customer` in the request body, so do their errors.
+        raise errors.validation_error({"customer": exc.errors or {}}, exc.detail) from exc
 
 
 def create_booking(

@@ -11,6 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
+from flask.json.provider import DefaultJSONProvider
 from flask.views import MethodView
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
@@ -83,12 +84,50 @@ class Parser(FlaskParser):
             data = webargs_core.parse_json(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise errors.InvalidJson("The request body is not valid JSON.") from exc
+        except RecursionError as exc:
+            raise errors.InvalidJson(_TOO_DEEP) from exc
+        if nested_deeper_than(data, MAX_JSON_DEPTH):
+            raise errors.InvalidJson(_TOO_DEEP)
         if getattr(schema, "many", False):
             if not isinstance(data, list):
                 raise errors.InvalidJson("The request body must be a JSON array.")
         elif not isinstance(data, dict):
             raise errors.InvalidJson("The request body must be a JSON object.")
         return data
+
+
+# No body of this API nests more than a few levels; a deeper one is refused before anything
+# walks it recursively (the parser, the NUL check, the schemas), where it would exhaust the
+# interpreter's stack and end as a 500.
+MAX_JSON_DEPTH = 32
+_TOO_DEEP = f"The request body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON `value` has arrays or objects nested more than `limit` levels (no recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a document nested too deeply for the parser is invalid JSON (a
+    ValueError, which `request.get_json(silent=True)` answers with None) rather than a
+    RecursionError escaping as a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError(_TOO_DEEP) from exc
 
 
 class Blueprint(_Blueprint):
@@ -260,12 +299,42 @@ def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.Str
     return ma.fields.String(validate=ma.validate.Length(min=min_length, max=max_length), **kwargs)
 
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})"
+)
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+
+
+class LocalDate(ma.fields.Date):
+    """A local date, `YYYY-MM-DD` only (Python's ISO reader also takes `20270504` and week
+    dates), within the years instants may take."""
+
+    default_error_messages = {
+        "invalid": "Expected a local date YYYY-MM-DD.",
+        "out_of_range": f"Dates must fall between the years {FIRST_YEAR} and {LAST_YEAR - 1}.",
+    }
+
+    def __init__(self, *, bounded: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bounded = bounded  # False: any calendar date (availability answers far ones empty)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise self.make_error("invalid")
+        day: dt.date = super()._deserialize(value, attr, data, **kwargs)
+        # The day after the last one must still be an instant (a range's exclusive end).
+        if self.bounded and not FIRST_YEAR <= day.year < LAST_YEAR:
+            raise self.make_error("out_of_range")
+        return day
+
+
 class AwareDateTime(ma.fields.AwareDateTime):
     """RFC 3339 instant; an offset is required on input."""
 
     default_error_messages = {
         "invalid_awareness": "A UTC offset is required (RFC 3339).",
         "out_of_range": "Instants must fall between the years 1970 and 2200.",
+        "not_rfc3339": "Expected an RFC 3339 instant, such as 2027-05-04T10:00:00+01:00.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -274,9 +343,13 @@ class AwareDateTime(ma.fields.AwareDateTime):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         if isinstance(value, str) and not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", value.strip()):
             raise self.make_error("invalid_awareness")
+        # RFC 3339's shape (Python's ISO 8601 reader also takes week dates, ordinal dates and
+        # the basic format); seconds may be left out, as clients often do.
+        if isinstance(value, str) and not _RFC3339.fullmatch(value.strip()):
+            raise self.make_error("not_rfc3339")
         result = super()._deserialize(value, attr, data, **kwargs)
         # Far years overflow once shifted to another offset (Python) or in PostgreSQL.
-        if not 1970 <= result.year <= 2200:
+        if not FIRST_YEAR <= result.year <= LAST_YEAR:
             raise self.make_error("out_of_range")
         return result
 

@@ -39,6 +39,10 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
         return None
 
     def _retry_after_floor(response: Response) -> Response:
+        # flask-limiter sends Retry-After with every answer of a limited route, a 201
+        # included; API.md gives it to 429 (and a 503 may say it): elsewhere it is dropped.
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
         # flask-limiter truncates the wait to whole seconds and can say 0 in a window's last
         # second; a client told to retry after 0 s just hits the limit again.
         if response.status_code == 429:

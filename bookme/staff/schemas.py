@@ -8,7 +8,15 @@ from typing import Any
 
 import marshmallow as ma
 
-from bookme.core.api import AwareDateTime, LocalTime, QuerySchema, Schema, Str, TenantDateTime
+from bookme.core.api import (
+    AwareDateTime,
+    LocalDate,
+    LocalTime,
+    QuerySchema,
+    Schema,
+    Str,
+    TenantDateTime,
+)
 from bookme.services.schemas import Name
 
 MAX_WEEK_INTERVALS = 100
@@ -65,15 +73,6 @@ class InstantOrDate(ma.fields.Field):
             raise self.make_error("invalid") from exc
         _in_range(instant)
         return instant
-
-
-class LocalDate(ma.fields.Date):
-    default_error_messages = {"invalid": "Expected a local date YYYY-MM-DD."}
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 # --- staff --------------------------------------------------------------------------------------

@@ -114,3 +114,11 @@ def test_an_unknown_service_is_404(http, salon):
         "to": "2027-05-04",
     }
     assert_problem(http.get("/availability", query_string=query), 404, "not_found")
+
+
+@pytest.mark.parametrize("value", ["20270504", "2027-W18-2", "2027-124", "2027-5-4", "2027-02-30"])
+def test_local_dates_must_be_yyyy_mm_dd(http, salon, value):
+    query = {"service_id": str(salon.service.id), "from": value, "to": "2027-05-04"}
+    response = http.get("/availability", query_string=query)
+    assert_problem(response, 422, "validation_error")
+    assert "from" in response.get_json()["errors"]

@@ -440,8 +440,29 @@ def test_public_bookings_allow_5_an_hour_per_phone_number(client, http, salon):
             client, salon, http.booking_body(salon, f"2027-05-04 {time}"), address=f"10.4.{i}.1"
         )
         assert response.status_code == 201, response.get_json()
+        assert "Retry-After" not in response.headers  # only a 429 says when to come back
     response = public(
         client, salon, http.booking_body(salon, "2027-05-04 11:30"), address="10.4.9.1"
     )
     assert_problem(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("to", "9999-12-31"), ("from", "0001-01-01"), ("to", "2027-W18-2"), ("from", "20270504")],
+)
+def test_a_list_filter_bound_out_of_range_or_shape_is_422(http, salon, name, value):
+    response = http.get("/bookings", query_string={name: value})
+    assert_problem(response, 422, "validation_error")
+    assert name in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("path", ["/bookings", "/public/bookings"])
+def test_a_bad_customer_phone_or_email_is_reported_under_customer(client, http, salon, path):
+    for field, value in (("phone", "abc"), ("email", "not-an-address")):
+        customer = {"full_name": "Salma B.", field: value}
+        response = http.post(path, http.booking_body(salon, customer=customer))
+        assert_problem(response, 422, "validation_error")
+        errors = response.get_json()["errors"]
+        assert list(errors) == ["customer"] and list(errors["customer"]) == [field], errors

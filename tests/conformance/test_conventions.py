@@ -548,3 +548,37 @@ def test_a_query_instant_with_an_offset_or_a_local_date_is_taken(http, salon, pa
     for value in ("2027-05-04T10:00:00+01:00", "2027-05-04T09:00:00Z", "2027-05-04"):
         response = http.get(path.format(staff=salon.nadia.id), query_string={"from": value})
         assert response.status_code == 200, (value, response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("path", ["/bookings", "/public/bookings"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 200_000 + "]" * 200_000,  # deeper than the parser can go
+        json.dumps({"notes": json.loads("[" * 33 + "]" * 33)}),  # parses, but 34 levels deep
+    ],
+    ids=["beyond-the-parser", "34-levels"],
+)
+def test_a_body_nested_too_deeply_is_400_invalid_json_not_a_500(http, salon, path, body):
+    response = http._call("POST", path, data=body, content_type="application/json")
+    assert_problem(response, 400, "invalid_json")
+
+
+def test_a_body_as_deep_as_the_api_allows_is_validated_field_by_field(http, salon):
+    body = http.booking_body(salon, notes=json.loads("[" * 31 + "]" * 31))  # 32 levels
+    response = http._call(
+        "POST", "/bookings", data=json.dumps(body), content_type="application/json"
+    )
+    assert_problem(response, 422, "validation_error")
+    assert "notes" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2027-W18-2T11:00:00+01:00", "2027-124T11:00:00+01:00", "20270504T110000+0100"],
+)
+def test_instants_must_have_rfc_3339_s_shape(http, salon, value):
+    body = {**http.booking_body(salon), "starts_at": value}
+    response = http.post("/bookings", body)
+    assert_problem(response, 422, "validation_error")
+    assert "starts_at" in response.get_json()["errors"]

@@ -3,6 +3,7 @@ and the one place that picks a partial (htmx) or the whole page."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -129,7 +130,7 @@ def put_errors(
     top: list[str] = list(getattr(form, "top_errors", []) or [])
     aliases = aliases or {}
     placed = False
-    for key, messages in (error.errors or {}).items():
+    for key, messages in _entries(error.errors or {}):
         name = aliases.get(key) or aliases.get(key.split(".")[0]) or key
         target = _field(form, name)
         texts = _texts(messages)
@@ -141,6 +142,18 @@ def put_errors(
     if not placed or error.code != "validation_error":
         top.insert(0, describe(error))
     form.top_errors = top  # type: ignore[attr-defined]
+
+
+def _entries(found: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
+    """Field errors by dotted name: a nested object's own fields one level down
+    (`{"customer": {"phone": [...]}}` as `customer.phone`); deeper ones stay whole."""
+    for key, messages in found.items():
+        leaf = isinstance(messages, dict) and messages
+        if leaf and all(isinstance(texts, list | str) for texts in messages.values()):
+            for inner, texts in messages.items():
+                yield f"{key}.{inner}", texts
+        else:
+            yield str(key), messages
 
 
 def _field(form: Form, name: str) -> Any:
