@@ -145,13 +145,15 @@ class Blueprint(_Blueprint):
     def _make_pagination_metadata(page: int, page_size: int, item_count: int) -> dict[str, Any]:
         """All seven keys of API.md on every page; `null` where there is no such page."""
         total_pages = (item_count + page_size - 1) // page_size
+        last_page = max(total_pages, 1)
         return {
             "total": item_count,
             "total_pages": total_pages,
             "page": page,
             "first_page": 1,
-            "last_page": max(total_pages, 1),
-            "previous_page": page - 1 if page > 1 else None,
+            "last_page": last_page,
+            # Past the end, the page before is the last one there is, not one that isn't.
+            "previous_page": min(page - 1, last_page) if page > 1 else None,
             "next_page": page + 1 if page < total_pages else None,
         }
 

@@ -342,6 +342,15 @@ def test_an_empty_list_carries_every_pagination_key(http):
     assert (meta["total"], meta["page"]) == (0, 1)
 
 
+def test_a_page_past_the_end_is_empty_and_points_back_to_the_last_page(http, five_categories):
+    response = http.get("/service-categories", query_string={"page": 7, "page_size": 2})
+    assert response.status_code == 200 and response.get_json() == []
+    meta = pagination(response)
+    assert (meta["page"], meta["last_page"], meta["previous_page"], meta["next_page"]) == (
+        7, 3, 3, None,
+    )  # fmt: skip
+
+
 def test_the_default_page_size_is_20(http):
     for i in range(21):
         http.ok("POST", "/service-categories", 201, json={"name": f"C{i}"})
