@@ -47,6 +47,31 @@ def test_failures_are_sqlalchemys_exceptions(db):
     assert isinstance(errors.translate_db_error(caught.value), errors.Conflict)
 
 
+def test_one_cursor_per_row_shape_serves_a_connection_and_survives_a_failure(db):
+    seen = []
+
+    @sa.event.listens_for(session().get_bind(), "before_cursor_execute")
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT") and " AS " in statement:  # ours, not the path's
+            seen.append(cursor)
+
+    try:
+        assert driver_rows(sa.text("SELECT 1 AS a, 2 AS b"), {})[0].b == 2
+        assert driver_rows(sa.text("SELECT 3 AS a, 4 AS a"), {}, named=False) == [(3, 4)]
+        assert driver_rows(sa.text("SELECT 5 AS c"), {})[0].c == 5  # not the last result's shape
+        session().rollback()
+        with pytest.raises(sa.exc.DataError):
+            driver_rows(sa.text("SELECT 1 / 0 AS x"), {})
+        session().rollback()
+        assert driver_rows(sa.text("SELECT 6 AS d"), {})[0].d == 6
+    finally:
+        sa.event.remove(session().get_bind(), "before_cursor_execute", remember)
+    assert len(seen) == 5
+    named, plain = seen[0], seen[1]
+    assert named is not plain and seen[2] is named
+    assert seen[3] is named and seen[4] is named
+
+
 def test_statement_listeners_hear_of_it_with_a_context_they_can_use(db):
     """As SQLAlchemy's own: a context with the dialect that a listener may keep state on
     between the two calls (Sentry's SQLAlchemy integration keeps its span there)."""
