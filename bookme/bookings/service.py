@@ -358,11 +358,12 @@ _WHY = sa.text(
             SELECT b.starts_at, b.ends_at FROM bookings b
              WHERE b.staff_id = s.id AND b.status IN ('pending', 'confirmed')
                AND NOT (b.status = 'pending' AND b.payment_due_at <= :now)
-               AND b.blocked && :blocked AND b.id IS DISTINCT FROM :exclude
+               AND b.blocked && tstzrange(:blocked_from, :blocked_until)
+               AND b.id IS DISTINCT FROM CAST(:exclude AS uuid)
              ORDER BY b.starts_at LIMIT 1) c ON true
      WHERE s.id = :staff_id
     """
-).bindparams(sa.bindparam("blocked", type_=TSTZRANGE), sa.bindparam("exclude", type_=sa.Uuid()))
+)
 
 
 def _unavailable(
@@ -384,20 +385,19 @@ def _unavailable(
     if staff_id is None:
         return errors.SlotUnavailable(f"Nobody is available for this service on {when}.")
     _, blocked = _blocked(service, starts_at)
-    row = (
-        session()
-        .execute(
-            _WHY,
-            {
-                "staff_id": staff_id,
-                "service_id": service.id,
-                "blocked": blocked,
-                "now": now,
-                "exclude": exclude_booking_id,
-            },
-        )
-        .first()
+    # (through psycopg directly: most answers of a conflict storm are this 409)
+    rows = driver_rows(
+        _WHY,
+        {
+            "staff_id": staff_id,
+            "service_id": service.id,
+            "blocked_from": blocked.lower,
+            "blocked_until": blocked.upper,
+            "now": now,
+            "exclude": exclude_booking_id,
+        },
     )
+    row = rows[0] if rows else None
     if row is None:
         return _field_error("staff_id", "Unknown staff member.")
     if not row.is_active or not row.qualified:
