@@ -213,14 +213,16 @@ class BookingQueryArgsSchema(QuerySchema):
 
     @ma.validates("from_")
     def _from(self, value: str, **kwargs: Any) -> None:
-        _moment(value, "from")
+        check_bound(value)
 
     @ma.validates("to")
     def _to(self, value: str, **kwargs: Any) -> None:
-        _moment(value, "to")
+        check_bound(value)
 
 
-def _moment(value: str, field: str) -> None:
+def check_bound(value: str) -> None:
+    """A list filter's `from`/`to` (bookings, payments, invoices): a local date within the
+    instant years (`resolve_bound` adds a day to a `to` date) or an RFC 3339 instant."""
     if len(value) > 40:
         raise ma.ValidationError("Too long.")
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):

@@ -8,7 +8,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from bookme.core.api import AwareDateTime, Money, QuerySchema, Schema, Str, TenantDateTime
+from bookme.bookings.schemas import check_bound
+from bookme.core.api import Money, QuerySchema, Schema, Str, TenantDateTime
 from bookme.payments import money
 from bookme.payments.models import INVOICE_KINDS, KINDS, PROVIDERS, REFUND_STATUSES, STATUSES
 
@@ -321,31 +322,14 @@ class RefundIdempotencySchema(QuerySchema):
     )
 
 
-def _check_moment(value: str) -> None:
-    if len(value) > 40:
-        raise ma.ValidationError("Too long.")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        import datetime as dt
-
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise ma.ValidationError("Not a valid date.") from exc
-        return
-    try:
-        AwareDateTime().deserialize(value)
-    except ma.ValidationError as exc:
-        raise ma.ValidationError("Expected YYYY-MM-DD or an RFC 3339 instant.") from exc
-
-
 class _PeriodArgs(QuerySchema):
     from_ = ma.fields.String(
         data_key="from",
-        validate=_check_moment,
+        validate=check_bound,
         metadata={"description": "YYYY-MM-DD (local) or RFC 3339", "maxLength": 40},
     )
     to = ma.fields.String(
-        validate=_check_moment,
+        validate=check_bound,
         metadata={"description": "YYYY-MM-DD (inclusive) or RFC 3339", "maxLength": 40},
     )
 

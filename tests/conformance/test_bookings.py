@@ -452,8 +452,9 @@ def test_public_bookings_allow_5_an_hour_per_phone_number(client, http, salon):
     ("name", "value"),
     [("to", "9999-12-31"), ("from", "0001-01-01"), ("to", "2027-W18-2"), ("from", "20270504")],
 )
-def test_a_list_filter_bound_out_of_range_or_shape_is_422(http, salon, name, value):
-    response = http.get("/bookings", query_string={name: value})
+@pytest.mark.parametrize("path", ["/bookings", "/payments", "/invoices"])
+def test_a_list_filter_bound_out_of_range_or_shape_is_422(http, salon, path, name, value):
+    response = http.get(path, query_string={name: value})
     assert_problem(response, 422, "validation_error")
     assert name in response.get_json()["errors"]
 
