@@ -12,6 +12,7 @@ import marshmallow as ma
 from bookme.bookings.models import STATUSES
 from bookme.core import tenancy
 from bookme.core.api import (
+    LOCAL_DATE,
     AwareDateTime,
     Currency,
     LocalDate,
@@ -225,7 +226,7 @@ def check_bound(value: str) -> None:
     instant years (`resolve_bound` adds a day to a `to` date) or an RFC 3339 instant."""
     if len(value) > 40:
         raise ma.ValidationError("Too long.")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if LOCAL_DATE.fullmatch(value):
         LocalDate().deserialize(value)  # a real date, in range
         return
     try:
@@ -238,7 +239,7 @@ def resolve_bound(value: str | None, timezone: str, *, end: bool) -> dt.datetime
     """A filter bound as an instant: a local date means its start (`from`) or next day (`to`)."""
     if value is None:
         return None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if LOCAL_DATE.fullmatch(value):
         day = dt.date.fromisoformat(value)
         if end:
             day = day + dt.timedelta(days=1)

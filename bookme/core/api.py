@@ -304,6 +304,7 @@ def Str(max_length: int, *, min_length: int = 0, **kwargs: Any) -> ma.fields.Str
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})"
 )
+LOCAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # the only shape of a local date (API.md)
 FIRST_YEAR, LAST_YEAR = 1970, 2200
 
 
@@ -321,7 +322,7 @@ class LocalDate(ma.fields.Date):
         self.bounded = bounded  # False: any calendar date (availability answers far ones empty)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if not isinstance(value, str) or not LOCAL_DATE.fullmatch(value):
             raise self.make_error("invalid")
         day: dt.date = super()._deserialize(value, attr, data, **kwargs)
         # The day after the last one must still be an instant (a range's exclusive end).
@@ -335,7 +336,7 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
     default_error_messages = {
         "invalid_awareness": "A UTC offset is required (RFC 3339).",
-        "out_of_range": "Instants must fall between the years 1970 and 2200.",
+        "out_of_range": f"Instants must fall between the years {FIRST_YEAR} and {LAST_YEAR}.",
         "not_rfc3339": "Expected an RFC 3339 instant, such as 2027-05-04T10:00:00+01:00.",
     }
 
