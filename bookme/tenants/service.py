@@ -310,13 +310,12 @@ def resolve_with(
         _resolve_statement(lateral),
         {**(params or {}), "slug": slug or "", "header_slug": header or "", "host": host},
     )
-    row = rows[0] if rows else None
-    if row is not None:
-        search_path_set(session().connection(), row.path)
-    if row is None:
+    if not rows:
         if slug is None and header is None:
             raise errors.TenantRequired("Send X-Tenant: <slug> or use the tenant's domain.")
         raise errors.TenantNotFound("No such tenant.")
+    row = rows[0]
+    search_path_set(session().connection(), row.path)
     if row.status != "active":
         raise errors.TenantSuspended("This business is suspended.")
     return _ref_from_row(row), row
