@@ -63,9 +63,13 @@ days AS (
       AND p.date_from + i >= (svc.earliest AT TIME ZONE p.tz)::date - 1
 ),
 overridden AS MATERIALIZED (
+    -- Bounded by the dates asked for, so each member's lookup reads only those dates of
+    -- the primary key (staff_id, day), however many overrides the years have left behind.
     SELECT x.staff_id, x.day
-    FROM date_overrides x
-    JOIN members m ON m.id = x.staff_id
+    FROM p
+    CROSS JOIN members m
+    JOIN date_overrides x
+      ON x.staff_id = m.id AND x.day BETWEEN p.date_from AND p.date_to
     JOIN days d ON d.day = x.day
 ),
 shift_minutes AS (
