@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from bookme.bookings import service as booking_service
 from bookme.bookings.models import Booking
 from bookme.core import tenancy
+from bookme.core.api import page_offset
 from bookme.core.db import session
 from bookme.customers.models import Customer
 from bookme.customers.service import search_statement
@@ -276,7 +277,7 @@ def count(stmt: sa.Select[Any]) -> int:
 
 
 def page(stmt: sa.Select[Any], number: int, size: int) -> list[Any]:
-    return list(session().execute(stmt.limit(size).offset((number - 1) * size)))
+    return list(session().execute(stmt.limit(size).offset(page_offset(number, size))))
 
 
 # --- small lookups for forms and filters ---------------------------------------------------------

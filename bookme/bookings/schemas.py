@@ -275,7 +275,7 @@ def _in_tenant_zone(value: Any) -> Any:
         return {key: _in_tenant_zone(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_in_tenant_zone(item) for item in value]
-    if isinstance(value, str) and _INSTANT.match(value):
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
         tenant = tenancy.current()
         if tenant is not None:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1076,7 +1076,7 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 def tenant_for_manage_token(token: str) -> tenancy.TenantRef:
     """The tenant a manage token belongs to (through the public index); unknown → 404."""
-    if not _TOKEN_RE.match(token or ""):
+    if not _TOKEN_RE.fullmatch(token or ""):
         raise errors.NotFound("No booking for this link.")
     row = (
         session()

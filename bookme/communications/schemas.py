@@ -62,14 +62,16 @@ class NotificationSettingsUpdateSchema(NotificationSettingsSchema):
 
     @ma.validates("sms_sender")
     def _sms_sender(self, value: str | None, **kwargs: Any) -> None:
-        if value is not None and not (E164.match(value) or ALPHANUMERIC_SENDER.match(value)):
+        if value is not None and not (
+            E164.fullmatch(value) or ALPHANUMERIC_SENDER.fullmatch(value)
+        ):
             raise ma.ValidationError(
                 "An E.164 number or an alphanumeric sender ID (1-11 characters)."
             )
 
     @ma.validates("whatsapp_sender")
     def _whatsapp_sender(self, value: str | None, **kwargs: Any) -> None:
-        if value is not None and not E164.match(value):
+        if value is not None and not E164.fullmatch(value):
             raise ma.ValidationError("An E.164 number.")
 
     @ma.validates("email_from_name")
@@ -109,7 +111,7 @@ class NotificationTemplateUpdateSchema(Schema):
 
     @ma.validates("content_sid")
     def _content_sid(self, value: str | None, **kwargs: Any) -> None:
-        if value is not None and not CONTENT_SID.match(value):
+        if value is not None and not CONTENT_SID.fullmatch(value):
             raise ma.ValidationError("A Twilio Content SID (HX followed by 32 hex digits).")
 
 

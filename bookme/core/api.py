@@ -88,6 +88,8 @@ class Parser(FlaskParser):
             raise errors.InvalidJson(_TOO_DEEP) from exc
         if nested_deeper_than(data, MAX_JSON_DEPTH):
             raise errors.InvalidJson(_TOO_DEEP)
+        if has_lone_surrogate(raw, data):
+            raise errors.InvalidJson(LONE_SURROGATE)
         if getattr(schema, "many", False):
             if not isinstance(data, list):
                 raise errors.InvalidJson("The request body must be a JSON array.")
@@ -101,6 +103,33 @@ class Parser(FlaskParser):
 # interpreter's stack and end as a 500.
 MAX_JSON_DEPTH = 32
 _TOO_DEEP = f"The request body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+# A `\uD800`-`\uDFFF` escape not part of a pair decodes to a lone surrogate: a string that is
+# not Unicode text (RFC 7493), which nothing downstream can encode (UTF-8, PostgreSQL, Redis).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = "The request body has a \\u escape for half of a UTF-16 surrogate pair."
+
+
+def has_lone_surrogate(raw: str | bytes, value: Any) -> bool:
+    """Whether JSON `value`, parsed from `raw`, holds a string or key with a lone surrogate.
+    Only bodies with such an escape are walked (a valid pair decodes to one character)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    if not _SURROGATE_ESCAPE.search(text):
+        return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:
@@ -125,9 +154,12 @@ class JSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
-            return super().loads(s, **kwargs)
+            value = super().loads(s, **kwargs)
         except RecursionError as exc:
             raise ValueError(_TOO_DEEP) from exc
+        if has_lone_surrogate(s, value):
+            raise ValueError(LONE_SURROGATE)
+        return value
 
 
 class Blueprint(_Blueprint):
@@ -396,7 +428,7 @@ class LocalTime(ma.fields.String):
         return str(value)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, str) or not self._re.match(value):
+        if not isinstance(value, str) or not self._re.fullmatch(value):
             raise self.make_error("invalid")
         return value
 
@@ -433,7 +465,7 @@ class Money(ma.fields.String):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.make_error("invalid")
-        if isinstance(value, str) and not self._re.match(value):
+        if isinstance(value, str) and not self._re.fullmatch(value):
             raise self.make_error("invalid")  # no exponents, signs, spaces or leading padding
         try:
             amount = Decimal(str(value))
@@ -446,6 +478,16 @@ class Money(ma.fields.String):
         return amount
 
 
+class Pattern(ma.validate.Regexp):
+    """`Regexp` that must match the whole value. Patterns keep `^...$`, which the OpenAPI
+    document shows as they are, but Python's `$` also matches before a final newline."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -455,7 +497,7 @@ def Currency(**kwargs: Any) -> ma.fields.String:
 
     return ma.fields.String(
         validate=[
-            ma.validate.Regexp(CURRENCY_RE, error="Expected an ISO 4217 code like MAD."),
+            Pattern(CURRENCY_RE, error="Expected an ISO 4217 code like MAD."),
             ma.validate.OneOf(sorted(list_currencies()), error="Unknown ISO 4217 currency."),
         ],
         **kwargs,
@@ -465,6 +507,16 @@ def Currency(**kwargs: Any) -> ma.fields.String:
 # --- pagination ---------------------------------------------------------------------------------
 
 
+# Past any table's end, and within PostgreSQL's bigint: `?page=99999999999999999999` is an
+# empty page like any other page past the last, not an out-of-range error.
+MAX_OFFSET = 2**62
+
+
+def page_offset(page: int, page_size: int) -> int:
+    """The OFFSET of a 1-based page."""
+    return min((page - 1) * page_size, MAX_OFFSET)
+
+
 def paginate(stmt: sa.Select[Any], params: PaginationParameters) -> list[Any]:
     """Run `stmt` for one page, setting the total on `params` for the X-Pagination header."""
     from bookme.core.db import session
@@ -472,5 +524,5 @@ def paginate(stmt: sa.Select[Any], params: PaginationParameters) -> list[Any]:
     sess = session()
     total = sess.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     params.item_count = total.scalar_one()
-    page = stmt.limit(params.page_size).offset((params.page - 1) * params.page_size)
+    page = stmt.limit(params.page_size).offset(page_offset(params.page, params.page_size))
     return list(sess.scalars(page))

@@ -30,7 +30,7 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
     def _assign_request_id() -> None:
         g.request_started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.before_request
     def _preflight() -> Response | None:

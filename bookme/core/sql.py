@@ -15,7 +15,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 @functools.cache
 def load(name: str) -> str:
     """The text of `sql/<name>.sql`; names are plain identifiers, never paths."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"invalid SQL file name {name!r}")
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 

@@ -25,7 +25,7 @@ class TenantRef:
     status: str
 
     def __post_init__(self) -> None:
-        if not SCHEMA_RE.match(self.schema):
+        if not SCHEMA_RE.fullmatch(self.schema):
             raise ValueError(f"invalid tenant schema name {self.schema!r}")
 
 

@@ -24,7 +24,7 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import Session, with_expression
 
 from bookme.core import errors, events, tenancy
-from bookme.core.api import paginate
+from bookme.core.api import page_offset, paginate
 from bookme.core.db import session, transactional
 from bookme.customers.models import (
     CHANNELS,
@@ -77,7 +77,7 @@ errors.on_constraint(UQ_EMAIL, lambda: _taken("email", None))
 def normalise_phone(raw: str, *, field: str = "phone") -> str:
     """`raw` as E.164 (`0612345678` → `+212612345678`, Morocco by default); 422 if invalid."""
     text = raw.strip() if isinstance(raw, str) else ""
-    if not text or len(text) > 32 or not _PHONE_CHARS.match(text):
+    if not text or len(text) > 32 or not _PHONE_CHARS.fullmatch(text):
         raise errors.validation_error({field: ["Not a valid phone number."]})
     try:
         number = phonenumbers.parse(text, DEFAULT_REGION)
@@ -566,7 +566,7 @@ def _search_condition(q: str) -> tuple[sa.ColumnElement[bool], bool]:
     says whether the sort index yields the matches in order (only the prefix range does).
     """
     digits = re.sub(r"\D", "", q)
-    if _PHONE_QUERY.match(q) and len(digits) >= PHONE_MIN_SUFFIX:
+    if _PHONE_QUERY.fullmatch(q) and len(digits) >= PHONE_MIN_SUFFIX:
         low = digits[::-1]
         high = low[:-1] + chr(ord(low[-1]) + 1)
         reversed_phone = sa.func.reverse(Customer.phone).collate("C")
@@ -631,7 +631,7 @@ def search_page_statement(
     whole table when they are rare or sort late ("yasmine", a phone suffix).
     """
     conditions, in_order = _search_filters(q, tags)
-    offset = (page - 1) * page_size
+    offset = page_offset(page, page_size)
     if in_order:
         stmt = (
             sa.select(Customer)
@@ -813,7 +813,9 @@ def list_customer_bookings(
     pagination.item_count = sess.scalar(
         sa.select(sa.func.count()).where(_bookings.c.customer_id == customer_id)
     )
-    page = stmt.limit(pagination.page_size).offset((pagination.page - 1) * pagination.page_size)
+    page = stmt.limit(pagination.page_size).offset(
+        page_offset(pagination.page, pagination.page_size)
+    )
     return list(sess.execute(page).mappings())
 
 

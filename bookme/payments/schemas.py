@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 
 from bookme.bookings.schemas import check_bound
-from bookme.core.api import Money, QuerySchema, Schema, Str, TenantDateTime
+from bookme.core.api import Money, Pattern, QuerySchema, Schema, Str, TenantDateTime
 from bookme.payments import money
 from bookme.payments.models import INVOICE_KINDS, KINDS, PROVIDERS, REFUND_STATUSES, STATUSES
 
@@ -157,7 +157,7 @@ def _issuer_fields() -> dict[str, ma.fields.Field]:
         "address": Str(500, allow_none=True),
         "ice": ma.fields.String(
             allow_none=True,
-            validate=ma.validate.Regexp(r"^\d{15}$", error="An ICE has 15 digits."),
+            validate=Pattern(r"^\d{15}$", error="An ICE has 15 digits."),
             metadata={
                 "description": "Identifiant Commun de l'Entreprise (15 digits)",
                 "maxLength": 15,
@@ -168,7 +168,7 @@ def _issuer_fields() -> dict[str, ma.fields.Field]:
             64, allow_none=True, metadata={"description": "Registre du commerce (RC)"}
         ),
         "invoice_prefix": ma.fields.String(
-            validate=ma.validate.Regexp(
+            validate=Pattern(
                 r"^[A-Za-z0-9/_-]{0,20}$", error="Up to 20 letters, digits, '/', '_' or '-'."
             ),
             metadata={

@@ -12,6 +12,7 @@ from bookme.core.api import (
     AwareDateTime,
     LocalDate,
     LocalTime,
+    Pattern,
     QuerySchema,
     Schema,
     Str,
@@ -101,7 +102,7 @@ def _staff_fields(create: bool) -> dict[str, ma.fields.Field]:
         ),
         "phone": ma.fields.String(
             allow_none=True,
-            validate=ma.validate.Regexp(
+            validate=Pattern(
                 E164_RE, error="Expected an E.164 number like +212612345678."
             ),
             metadata={"description": "E.164, e.g. +212612345678.", "maxLength": 16},

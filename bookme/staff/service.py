@@ -14,12 +14,13 @@ import zoneinfo
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import marshmallow as ma
 import sqlalchemy as sa
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import selectinload
 
 from bookme.core import errors, events, tenancy
-from bookme.core.api import paginate
+from bookme.core.api import LocalDate, paginate
 from bookme.core.db import session, transactional
 from bookme.services import service as catalog
 from bookme.services.models import Service
@@ -276,12 +277,13 @@ def set_working_hours(
 
 
 def parse_day(text: str) -> date:
+    """A path's local date, as the API reads any other: `YYYY-MM-DD` within the years that
+    listing and availability take (else 422)."""
     try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise errors.validation_error({"date": ["Expected a local date YYYY-MM-DD."]}) from exc
+        day: date = LocalDate().deserialize(text)
+    except ma.ValidationError as exc:
+        raise errors.validation_error({"date": exc.messages}) from exc
+    return day
 
 
 def local_today(tenant: tenancy.TenantRef, now: datetime) -> date:

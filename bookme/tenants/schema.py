@@ -67,7 +67,7 @@ SPARE_SCHEMAS = 5  # kept ready by `flask db upgrade` and the periodic top-up
 
 
 def _checked(schema: str) -> str:
-    if not (SCHEMA_RE.match(schema) or SPARE_RE.match(schema)):
+    if not (SCHEMA_RE.fullmatch(schema) or SPARE_RE.fullmatch(schema)):
         raise ValueError(f"refusing unexpected schema name {schema!r}")
     return schema
 

@@ -8,7 +8,15 @@ from typing import Any
 
 import marshmallow as ma
 
-from bookme.core.api import AwareDateTime, Currency, Schema, Str, TenantDateTime, TimeZone
+from bookme.core.api import (
+    AwareDateTime,
+    Currency,
+    Pattern,
+    Schema,
+    Str,
+    TenantDateTime,
+    TimeZone,
+)
 from bookme.tenants.models import TENANT_STATUSES
 from bookme.tenants.service import LOCALES, SETTINGS_DEFAULTS, SETTINGS_RANGES, SLUG_RE
 
@@ -72,7 +80,7 @@ class TenantCreateSchema(Schema):
         required=True,
         validate=[
             ma.validate.Length(min=3, max=63),
-            ma.validate.Regexp(
+            Pattern(
                 SLUG_RE, error="3-63 characters of a-z, 0-9 and '-', starting with a letter."
             ),
         ],

@@ -78,7 +78,7 @@ def _label(actor: Any) -> str | None:
 
 def slug_problem(slug: str) -> str | None:
     """Why `slug` cannot name a tenant, or None when it can."""
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         return "3-63 characters of a-z, 0-9 and '-', starting with a letter."
     if slug in RESERVED_SLUGS or slug.startswith(("pg-", "pg_")) or slug.endswith("-"):
         return "This slug is reserved."
@@ -119,7 +119,7 @@ def normalize_domain(value: str, base_domain: str) -> str:
         not host
         or len(host) > 253
         or len(labels) < 2
-        or not all(_HOST_LABEL.match(label) for label in labels)
+        or not all(_HOST_LABEL.fullmatch(label) for label in labels)
         or labels[-1].isdigit()
     )
     if not bad:
@@ -340,7 +340,7 @@ def authorize_member(
     """The tenant named in a path and the caller's role there: 404 unknown, 403 otherwise."""
     from bookme.users.models import Membership
 
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise errors.TenantNotFound("No such tenant.")
     row = (
         session()

@@ -182,7 +182,10 @@ def test_a_date_override_replaces_one_local_date_and_an_empty_list_is_a_day_off(
     assert [o["date"] for o in remaining.get_json()] == ["2027-05-05"]
 
 
-@pytest.mark.parametrize("day", ["2027-02-30", "04-05-2027", "20270504", "tomorrow"])
+@pytest.mark.parametrize(
+    "day", ["2027-02-30", "04-05-2027", "20270504", "tomorrow", "2027-W18-2", "0001-01-01",
+            "9999-12-31"],
+)  # fmt: skip
 def test_a_date_override_path_takes_yyyy_mm_dd(http, salon, day):
     response = http.put(f"/staff/{salon.nadia.id}/date-overrides/{day}", [])
     assert response.status_code in {404, 422}

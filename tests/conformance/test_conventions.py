@@ -333,6 +333,64 @@ def test_a_json_body_that_is_not_an_object_is_400_invalid_json(http, body):
     assert_problem(response, 400, "invalid_json")
 
 
+# A \u escape for half a surrogate pair: valid JSON syntax, but not Unicode text; nothing
+# downstream can store or encode it.
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/customers", '{"full_name": "Sa\\ud800lma"}'),
+        ("/service-categories", '{"name": "\\uDC00"}'),
+        ("/services", '{"name": "X", "duration_minutes": 30, "price": "1",'
+                      ' "metadata": {"\\ud83d": "key"}}'),
+        ("/staff", '{"display_name": "A", "phone": "+212612345678\\udfff"}'),
+    ],
+)  # fmt: skip
+def test_a_lone_surrogate_escape_in_a_body_is_400_invalid_json(http, path, body):
+    response = http._call("POST", path, data=body, content_type="application/json")
+    assert_problem(response, 400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/login", '{"email": "\\ud800@example.com", "password": "whatever-long"}'),
+        ("/auth/register", '{"email": "a@example.com", "password": "long-enough-1",'
+                           ' "full_name": "\\ud800"}'),
+    ],
+)  # fmt: skip
+def test_a_lone_surrogate_escape_before_login_is_400_not_500(client, db, path, body):
+    response = client.post(f"/api/v1{path}", data=body, content_type="application/json")
+    assert_problem(response, 400, "invalid_json")
+
+
+def test_a_surrogate_pair_escape_is_one_character(http):
+    body = '{"full_name": "Salma \\ud83d\\ude00"}'
+    response = http._call("POST", "/customers", data=body, content_type="application/json")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["full_name"] == "Salma \U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/staff", {"display_name": "A", "phone": "+212612345678\n"}, "phone"),
+        ("/services", {"name": "X", "duration_minutes": 30, "price": "150.00\n"}, "price"),
+    ],
+)
+def test_a_trailing_newline_does_not_pass_a_pattern(http, path, body, field):
+    # Python's `$` matches before a final newline; every pattern must take the whole value.
+    errors = assert_problem(http.post(path, body), 422, "validation_error")["errors"]
+    assert field in errors
+
+
+def test_a_local_time_with_a_trailing_newline_is_422(http, salon):
+    response = http.put(
+        f"/staff/{salon.nadia.id}/working-hours",
+        [{"weekday": 1, "start": "09:00\n", "end": "10:00"}],
+    )
+    assert_problem(response, 422, "validation_error")
+
+
 def test_a_body_over_one_mebibyte_is_413(http):
     body = json.dumps({"full_name": "x", "notes": "n" * (1024 * 1024)})
     response = http._call("POST", "/customers", data=body, content_type="application/json")

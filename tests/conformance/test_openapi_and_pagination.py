@@ -351,6 +351,14 @@ def test_a_page_past_the_end_is_empty_and_points_back_to_the_last_page(http, fiv
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("path", ["/service-categories", "/customers", "/tenants"])
+def test_a_page_number_beyond_any_offset_is_an_empty_page(http, five_categories, path):
+    # (page - 1) * page_size would not fit PostgreSQL's bigint OFFSET.
+    response = http.get(path, query_string={"page": 10**20, "page_size": 2})
+    assert response.status_code == 200 and response.get_json() == []
+    assert pagination(response)["page"] == 10**20
+
+
 def test_the_default_page_size_is_20(http):
     for i in range(21):
         http.ok("POST", "/service-categories", 201, json={"name": f"C{i}"})

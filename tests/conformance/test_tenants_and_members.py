@@ -73,6 +73,14 @@ def test_create_tenant_refuses_bad_or_server_owned_fields(client, tenant, field,
     assert field in assert_problem(response, 422, "validation_error")["errors"]
 
 
+@pytest.mark.parametrize("slug", ["salon-x\n", "salon-x\n\n", "\nsalon-x"])
+def test_a_slug_with_a_newline_is_422_not_a_500(client, tenant, slug):
+    response = client.post(
+        API + "/tenants", json={"slug": slug, "name": "X"}, headers=tenant.owner.headers
+    )
+    assert "slug" in assert_problem(response, 422, "validation_error")["errors"]
+
+
 def test_get_tenants_lists_the_callers_tenants_only(client, tenant, other_tenant):
     response = client.get(API + "/tenants", headers=tenant.owner.headers)
     assert [t["slug"] for t in response.get_json()] == [tenant.slug]
