@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1562,25 +1561,25 @@ def reconcile(*, tenant: tenancy.TenantRef, now: datetime, limit: int = 500) -> 
 # --- webhooks: intake and processing ------------------------------------------------------------
 
 
-_SECRET_TTL = 30.0
-_secrets: dict[str, tuple[str | None, float]] = {}
+_decrypted: dict[bytes | str, str] = {}
 
 
-def stripe_webhook_secret(tenant: tenancy.TenantRef, *, fresh: bool = False) -> str | None:
-    """The tenant's Stripe webhook secret, cached briefly per process (webhook intake is hot).
-
-    The caller asks again with `fresh=True` when a signature fails against a cached secret,
-    so a rotated secret takes effect at once."""
-    cached = _secrets.get(tenant.schema)
-    if cached is not None and not fresh and cached[1] > time.monotonic():
-        return cached[0]
+def stripe_webhook_secret(tenant: tenancy.TenantRef) -> str | None:
+    """The tenant's Stripe webhook secret as it is now: read on every delivery, so a secret
+    replaced in the settings stops verifying at once. Only its decryption is remembered (per
+    process, by ciphertext)."""
     row = (
         session()
         .execute(sa.select(PaymentSettings.stripe_webhook_secret).where(PaymentSettings.id == 1))
         .scalar()
     )
-    secret = crypto.decrypt(row) if row else None
-    _secrets[tenant.schema] = (secret, time.monotonic() + _SECRET_TTL)
+    if not row:
+        return None
+    secret = _decrypted.get(row)
+    if secret is None:
+        if len(_decrypted) >= 1024:
+            _decrypted.clear()
+        secret = _decrypted[row] = crypto.decrypt(row)
     return secret
 
 

@@ -11,6 +11,8 @@ is enqueued after commit; the answer is 200 `{"received": true, "duplicate": …
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ import stripe
 from flask import Blueprint, Response, request
 
 from bookme.core import clock, errors, tenancy
+from bookme.core.api import MAX_JSON_DEPTH, nested_deeper_than
 from bookme.payments import service
 from bookme.payments.providers import Rejected, Unreachable
 
@@ -63,11 +66,40 @@ def _body() -> bytes:
     return request.get_data(cache=True)
 
 
+def _parse(raw: bytes) -> Any:
+    """The body's JSON; NaN, Infinity and numbers too large for a float read as null."""
+    return json.loads(raw, parse_constant=lambda _: None, parse_float=_finite)
+
+
+def _finite(text: str) -> float | None:
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: Any) -> Any:
+    """`value` as PostgreSQL can keep it (jsonb and text): a NUL or a lone surrogate in a
+    string or key becomes U+FFFD. Providers sign what they are sent, and a customer's own
+    words (a PayPal note to the payee) can carry anything."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _event(raw: bytes) -> dict[str, Any]:
     try:
-        event = json.loads(raw)
-    except ValueError as exc:
+        event = _parse(raw)
+    except (ValueError, RecursionError) as exc:
         raise errors.InvalidJson("The body is not JSON.") from exc
+    if nested_deeper_than(event, MAX_JSON_DEPTH):
+        raise errors.InvalidJson(f"The body nests more than {MAX_JSON_DEPTH} levels deep.")
+    event = _storable(event)
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise errors.InvalidJson("An event needs an id.")
     kind = event.get("type") if "type" in event else event.get("event_type")
@@ -103,13 +135,10 @@ def stripe_webhook(tenant_slug: str) -> Response:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise errors.InvalidSignature("The body is not what Stripe signs.") from exc
-    secret = service.stripe_webhook_secret(tenant)
-    if not header or not _stripe_verified(text, header, secret):
-        fresh = service.stripe_webhook_secret(tenant, fresh=True)  # rotated since cached?
-        if not header or fresh == secret or not _stripe_verified(text, header, fresh):
-            raise errors.InvalidSignature(
-                "Missing or wrong Stripe-Signature (or no webhook secret is set up)."
-            )
+    if not header or not _stripe_verified(text, header, service.stripe_webhook_secret(tenant)):
+        raise errors.InvalidSignature(
+            "Missing or wrong Stripe-Signature (or no webhook secret is set up)."
+        )
     event = _event(raw)
     new = _receive(
         tenant_slug,
@@ -118,7 +147,7 @@ def stripe_webhook(tenant_slug: str) -> Response:
         provider_name="stripe",
         event_id=event["id"],
         event_type=str(event.get("type")),
-        payload=text,
+        payload=json.dumps(event),
     )
     return _received(new)
 
@@ -132,8 +161,8 @@ def paypal_webhook(tenant_slug: str) -> Response:
         raise errors.InvalidSignature("PayPal webhooks are not set up for this business.")
     remote, webhook_id = found
     try:
-        parsed = json.loads(raw)
-    except ValueError as exc:
+        parsed = _parse(raw)
+    except (ValueError, RecursionError) as exc:
         raise errors.InvalidSignature("The body is not the signed JSON event.") from exc
     headers = {k.upper(): v for k, v in request.headers.items()}
     try:
@@ -155,7 +184,7 @@ def paypal_webhook(tenant_slug: str) -> Response:
         provider_name="paypal",
         event_id=event["id"],
         event_type=str(event.get("event_type")),
-        payload=raw.decode("utf-8"),
+        payload=json.dumps(event),
     )
     return _received(new)
 

@@ -84,6 +84,57 @@ def test_unknown_event_types_answer_200_and_do_nothing(configured):
     assert rows("SELECT outcome FROM payment_webhook_events")[0].outcome.startswith("ignored")
 
 
+def _signed_text(body):
+    import stripe
+
+    from tests.plugins.localstripe import WEBHOOK_SECRET
+
+    header = stripe.WebhookSignature.generate_signature_header(body, WEBHOOK_SECRET)
+    return {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def test_signed_events_postgresql_could_not_store_as_sent_are_kept_once(configured):
+    # NUL and lone surrogates (a customer's note can carry anything), NaN and numbers too
+    # large for a float: signed as sent, stored as PostgreSQL can hold them, answered 200.
+    bodies = [
+        '{"id": "evt_nul\\u0000", "type": "foo.bar", "x": "a\\u0000b"}',
+        '{"id": "evt_surrogate", "type": "foo.bar", "x": "\\ud800", "\\udc00": 1}',
+        '{"id": "evt_nan", "type": "foo.bar", "x": NaN, "y": -Infinity}',
+        '{"id": "evt_huge", "type": "foo.bar", "x": 1e999999}',
+    ]
+    for body in bodies:
+        answer = configured.stripe_webhook(body, _signed_text(body))
+        assert answer.status_code == 200, (body, answer.get_json())
+        again = configured.stripe_webhook(body, _signed_text(body))
+        assert again.get_json() == {"received": True, "duplicate": True}
+    stored = rows("SELECT event_id, payload FROM payment_webhook_events ORDER BY event_id")
+    assert [(e.event_id, e.payload.get("x")) for e in stored] == [
+        ("evt_huge", None), ("evt_nan", None), ("evt_nul\ufffd", "a\ufffdb"),
+        ("evt_surrogate", "\ufffd"),
+    ]  # fmt: skip
+
+
+def test_a_replaced_webhook_secret_stops_verifying_at_once(configured):
+    body, headers = signed(stripe_event("customer.created", {"id": "cus_1"}))
+    assert configured.stripe_webhook(body, headers).status_code == 200  # the old secret, read
+    changed = configured.put("/payment-settings", {"stripe": {"webhook_secret": "whsec_new_one"}})
+    assert changed.status_code == 200, changed.get_json()
+    body, headers = signed(stripe_event("customer.updated", {"id": "cus_1"}))
+    answer = configured.stripe_webhook(body, headers)
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_signature"
+    body, headers = signed(
+        stripe_event("customer.updated", {"id": "cus_1"}), secret="whsec_new_one"
+    )
+    assert configured.stripe_webhook(body, headers).status_code == 200
+
+
+def test_a_body_nested_too_deeply_is_refused(configured):
+    body = '{"id": "evt_deep", "type": "foo.bar", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    answer = configured.stripe_webhook(body, _signed_text(body))
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_json"
+    assert rows("SELECT count(*) AS n FROM payment_webhook_events")[0].n == 0
+
+
 def test_a_failed_then_succeeded_intent_ends_succeeded(configured, providers):
     url, _ = providers
     created, intent = _paid_intent(configured, url)
