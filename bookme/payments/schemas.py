@@ -119,7 +119,8 @@ class StripeSettingsUpdateSchema(Schema):
 
 class PayPalSettingsUpdateSchema(Schema):
     client_id = Str(255, min_length=1)
-    client_secret = Str(255, min_length=1, metadata={"description": "Write-only"})
+    # Long enough that `client_secret_last4` never shows the whole secret (PayPal's are 80).
+    client_secret = Str(255, min_length=8, metadata={"description": "Write-only"})
     webhook_id = Str(255, min_length=1, metadata={"description": "The webhook's id at PayPal"})
     currency = ma.fields.String(
         allow_none=True,
@@ -310,8 +311,15 @@ class PublicPaySchema(Schema):
 
 
 class RefundCreateSchema(Schema):
-    amount = Amount(metadata={"description": "Default: all that remains of the payment."})
+    amount = Amount(
+        metadata={"description": "More than zero; default: all that remains of the payment."}
+    )
     reason = Str(500)
+
+    @ma.validates("amount")
+    def _positive(self, value: Any, **kwargs: Any) -> None:
+        if value is not None and value <= 0:
+            raise ma.ValidationError("Must be more than zero.")
 
 
 class RefundIdempotencySchema(QuerySchema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bookme.core import clock
 from tests.conftest import add_member
 from tests.payments.conftest import drain, rows
@@ -95,6 +97,18 @@ def test_a_refund_larger_than_what_remains_is_refused(api):
     ).get_json()
     answer = api.post(f"/payments/{payment['id']}/refunds", {"amount": "80.01"})
     assert answer.status_code == 422 and answer.get_json()["code"] == "refund_exceeds_payment"
+
+
+@pytest.mark.parametrize("amount", ["0", "0.00"])
+def test_a_zero_refund_is_a_validation_error_not_an_excess(api, amount):
+    booking = api.staff_book(api.salon.plain)
+    payment = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    ).get_json()
+    answer = api.post(f"/payments/{payment['id']}/refunds", {"amount": amount})
+    assert answer.status_code == 422 and answer.get_json()["code"] == "validation_error"
+    assert "amount" in answer.get_json()["errors"]
+    assert api.payment(payment["id"])["amount_refunded"] == "0.00"
 
 
 def test_the_same_idempotency_key_answers_the_same_refund(api):

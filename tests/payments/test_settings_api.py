@@ -161,3 +161,11 @@ def test_a_service_takes_a_payment_mode(api):
             f"/api/v1/services/{service_id}", headers=api.headers, json={"payment": bad}
         )
         assert answer.status_code == 422, bad
+
+
+def test_a_paypal_client_secret_is_long_enough_to_stay_hidden(api):
+    # Reads show its last four characters: a shorter secret would be shown whole.
+    settings = {**PAYPAL_SETTINGS, "client_secret": "abcd"}
+    answer = api.put("/payment-settings", {"paypal": settings})
+    assert answer.status_code == 422
+    assert "client_secret" in answer.get_json()["errors"]["paypal"]
