@@ -45,6 +45,7 @@ control_socket_disable = True
 
 def on_starting(server: Any) -> None:
     hide_server_banner()
+    problem_errors()
 
 
 def hide_server_banner() -> None:
@@ -60,3 +61,43 @@ def hide_server_banner() -> None:
 
     default_headers._bookme_no_banner = True  # type: ignore[attr-defined]
     wsgi.Response.default_headers = default_headers  # type: ignore[method-assign]
+
+
+def problem_errors() -> None:
+    """gunicorn's own refusals (a request line or header over its limits, a malformed
+    request) as problem+json, like every other error of the API, not its HTML page."""
+    from gunicorn import util
+
+    if getattr(util.write_error, "_bookme_problem", False):
+        return
+    util.write_error = write_problem
+
+
+def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    import json
+
+    from gunicorn import util
+
+    from bookme.core import errors
+
+    code = {403: "forbidden", 404: "not_found", 413: "payload_too_large"}.get(
+        status_int, "bad_request" if 400 <= status_int < 500 else "internal_error"
+    )
+    body = json.dumps(
+        {
+            "type": errors.PROBLEM_BASE + code,
+            "title": reason,
+            "status": status_int,
+            "detail": mesg if 400 <= status_int < 500 else "Internal server error.",
+            "code": code,
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: {errors.PROBLEM_MIMETYPE}\r\nContent-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+write_problem._bookme_problem = True  # type: ignore[attr-defined]

@@ -155,6 +155,7 @@ def list_booking_events(
 @blp.route("/bookings/<uuid:booking_id>/confirm", methods=["POST"])
 @access.member()
 @_may_change
+@blp.no_body()
 @blp.response(200, BookingSchema)
 @blp.problems(400, 401, 403, 404, 409)
 def confirm_booking(booking_id: uuid.UUID) -> Any:
@@ -165,6 +166,7 @@ def confirm_booking(booking_id: uuid.UUID) -> Any:
 @blp.route("/bookings/<uuid:booking_id>/complete", methods=["POST"])
 @access.member()
 @_may_change
+@blp.no_body()
 @blp.response(200, BookingSchema)
 @blp.problems(400, 401, 403, 404, 409)
 def complete_booking(booking_id: uuid.UUID) -> Any:
@@ -177,6 +179,7 @@ def complete_booking(booking_id: uuid.UUID) -> Any:
 @blp.route("/bookings/<uuid:booking_id>/no-show", methods=["POST"])
 @access.member()
 @_may_change
+@blp.no_body()
 @blp.response(200, BookingSchema)
 @blp.problems(400, 401, 403, 404, 409)
 def mark_no_show(booking_id: uuid.UUID) -> Any:

@@ -140,6 +140,7 @@ def list_booking_notifications(
 
 @blp.route("/notifications/<uuid:notification_id>/retry", methods=["POST"])
 @access.member(*MANAGERS)
+@blp.no_body()
 @blp.response(202, NotificationSchema)
 @blp.problems(400, 401, 403, 404, 409)
 def retry_notification(notification_id: uuid.UUID) -> Any:

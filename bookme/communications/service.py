@@ -244,13 +244,14 @@ def preview_template(
     if problems:
         raise errors.validation_error(problems)
     ctx = _sample(tenant, locale, now)
-    try:
-        return {
-            "subject": templates.render(subject, ctx) if subject else None,
-            "body": templates.render(body, ctx),
-        }
-    except templates.TemplateProblem as exc:
-        raise errors.validation_error({"body": [str(exc)]}) from exc
+    rendered: dict[str, str | None] = {"subject": None}
+    for name, source in (("subject", subject), ("body", body)):
+        if name == "body" or source:
+            try:
+                rendered[name] = templates.render(source or "", ctx)
+            except templates.TemplateProblem as exc:  # named for the part that failed
+                raise errors.validation_error({name: [str(exc)]}) from exc
+    return rendered
 
 
 # --- the outbox ---------------------------------------------------------------------------------

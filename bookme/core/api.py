@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -200,6 +201,19 @@ class Blueprint(_Blueprint):
             schema = schema()
         return super().arguments(schema, *args, **kwargs)
 
+    def no_body(self) -> Any:
+        """For an action that takes no body: none, or `{}`; a field in it is unknown (422), as
+        in any other body. The view is called without it."""
+
+        def decorator(fn: Any) -> Any:
+            @functools.wraps(fn)
+            def without_body(_body: Any, *args: Any, **kwargs: Any) -> Any:
+                return fn(*args, **kwargs)
+
+            return self.arguments(NoBody, required=False)(without_body)
+
+        return decorator
+
     def problems(self, *statuses: int) -> Any:
         def decorator(fn: Any) -> Any:
             for status in statuses:
@@ -316,6 +330,10 @@ class Schema(ma.Schema):
         if bad:
             raise ma.ValidationError(bad)
         return data
+
+
+class NoBody(Schema):
+    """The body of an action that takes none: nothing, or `{}`. A field is unknown (422)."""
 
 
 class QuerySchema(Schema):

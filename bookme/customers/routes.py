@@ -156,6 +156,7 @@ def export_customer(customer_id: uuid.UUID) -> Any:
 
 @blp.route("/customers/<uuid:customer_id>/erase", methods=["POST"])
 @access.member(*MANAGERS)
+@blp.no_body()
 @blp.response(204)
 @blp.problems(400, 401, 403, 404)
 def erase_customer(customer_id: uuid.UUID) -> Any:

@@ -109,6 +109,7 @@ def login(args: dict[str, Any]) -> Any:
 
 @blp.route("/auth/refresh", methods=["POST"])
 @access.refresh_token
+@blp.no_body()
 @blp.response(200, TokenPairSchema)
 @blp.problems(401)
 def refresh() -> Any:
@@ -129,6 +130,7 @@ def refresh() -> Any:
 
 @blp.route("/auth/logout", methods=["POST"])
 @access.authenticated
+@blp.no_body()
 @blp.response(204)
 @blp.problems(401)
 def logout() -> None:
@@ -191,6 +193,7 @@ def verify_email(args: dict[str, Any]) -> None:
 @blp.route("/auth/email/resend", methods=["POST"])
 @access.authenticated
 @limiter.limit(RESEND_PER_ACCOUNT, key_func=signed_in_user_key)
+@blp.no_body()
 @blp.response(202, AcceptedSchema)
 @blp.problems(401, 429)
 def resend_verification() -> Any:

@@ -29,8 +29,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(settings: Any, *, workers: int = 2, threads: int = 8) -> Iterator[str]:
-    """gunicorn serving `wsgi:app` against `settings`' database; yields its base URL."""
+def server(
+    settings: Any, *, workers: int = 2, threads: int = 8, production_config: bool = False
+) -> Iterator[str]:
+    """gunicorn serving `wsgi:app` against `settings`' database; yields its base URL. With
+    `production_config`, under `bookme/gunicorn_conf.py` too (Procfile's `web`)."""
     port = free_port()
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -51,6 +54,7 @@ def server(settings: Any, *, workers: int = 2, threads: int = 8) -> Iterator[str
         proc = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gunicorn"),
+                *(["--config", "python:bookme.gunicorn_conf"] if production_config else []),
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                 "--worker-class", "gthread", "--threads", str(threads),
                 "--log-level", "warning", "wsgi:app",

@@ -211,6 +211,16 @@ def test_confirm_moves_pending_to_confirmed_and_only_that(api, salon):
     assert confirmed.get_json()["payment_due_at"] is None
 
 
+def test_actions_without_a_body_refuse_fields_in_one(api, salon):
+    booking = api.created()
+    _pending(salon, booking["id"], NOW + timedelta(minutes=15))
+    for action in ("confirm", "complete", "no-show"):
+        answer = api.post(f"/{booking['id']}/{action}", {"reason": "x"})
+        assert answer.status_code == 422, action
+        assert answer.get_json()["errors"] == {"reason": ["Unknown field."]}
+    assert api.post(f"/{booking['id']}/confirm", {}).status_code == 200
+
+
 def test_cancel_frees_the_time_at_once_and_keeps_the_reason(api):
     booking = api.created()
     cancelled = api.post(f"/{booking['id']}/cancel", {"reason": "Sick"})

@@ -29,9 +29,11 @@ def test_erasing_a_customer_clears_the_notes_on_their_bookings(api):
         f"/api/v1/customers/{booking['customer_id']}/erase", headers=api.headers
     )
     assert erased.status_code == 204
-    notes = session().execute(
-        sa.text("SELECT notes FROM bookings WHERE id = :id"), {"id": booking["id"]}
-    ).scalar_one()
+    notes = (
+        session()
+        .execute(sa.text("SELECT notes FROM bookings WHERE id = :id"), {"id": booking["id"]})
+        .scalar_one()
+    )
     assert notes is None
     kept = api.get(f"/{booking['id']}")
     assert kept.status_code == 200

@@ -200,6 +200,16 @@ def test_preview_renders_sample_data_in_the_template_locale(api):
     assert broken.get_json()["errors"]["body"] == ["Unknown variable: nope"]
 
 
+def test_a_preview_names_the_part_that_failed_to_render(api):
+    email = "/notification-templates/booking_confirmed/email/fr"
+    answer = api.post(email + "/preview", {"subject": "{{ customer_name.__class__ }}"})
+    assert answer.status_code == 422
+    assert set(answer.get_json()["errors"]) == {"subject"}
+    bad = {"subject": "{{ customer_name.__class__ }}", "body": "Bonjour {{ customer_name }}"}
+    saved = api.put(email, bad)
+    assert set(saved.get_json()["errors"]) == {"subject"}
+
+
 def test_settings_and_whatsapp_templates_read_in_one_round_trip_agree_with_each_read_alone(
     api, salon
 ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -473,3 +474,24 @@ def test_access_is_checked_before_the_body(client, salon, kind, payload):
             assert_problem(response, status, code)
         except AssertionError as exc:
             raise AssertionError(f"{method} {path}: {response.get_data(as_text=True)}") from exc
+
+
+def test_a_request_gunicorn_itself_refuses_is_answered_with_problem_details(app, db):
+    # A request line over gunicorn's limit never reaches the app: gunicorn answers it, and
+    # under the production settings (Procfile's `web`) it answers as the API does.
+    import http.client
+    import urllib.parse
+
+    from tests.bookings.live import server
+
+    with server(app.config["BOOKME"], workers=1, threads=1, production_config=True) as base:
+        where = urllib.parse.urlsplit(base)
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        conn.request("POST", "/api/v1/public/bookings/" + "x" * 5000 + "/pay")
+        answer = conn.getresponse()
+        body = json.loads(answer.read())
+        conn.close()
+    assert 400 <= answer.status < 500
+    assert answer.getheader("Content-Type") == "application/problem+json"
+    assert body["code"] == "bad_request" and body["status"] == answer.status
+    assert body["type"].endswith("/bad_request")
