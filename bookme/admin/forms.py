@@ -33,6 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from bookme.admin.labels import ROLE
 from bookme.bookings.models import STATUSES
+from bookme.core.api import FIRST_YEAR, LAST_YEAR, LOCAL_DATE
 from bookme.customers.models import CHANNELS
 from bookme.users.models import ROLES
 
@@ -388,10 +389,15 @@ class ManageRescheduleForm(FlaskForm):
 
 
 def parse_day(text: str | None, default: date) -> date:
+    """A `?date=` of a page: `YYYY-MM-DD` within the years the API takes, else `default`
+    (a page showing the day before or after year 1 or 9999 would fail to build)."""
+    if not text or not LOCAL_DATE.fullmatch(text):
+        return default
     try:
-        return date.fromisoformat(text) if text and len(text) == 10 else default
+        day = date.fromisoformat(text)
     except ValueError:
         return default
+    return day if FIRST_YEAR <= day.year < LAST_YEAR else default
 
 
 # --- payments -----------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ def test_previous_next_today_and_the_date_picker(signed_in, salon):
     )
     # A date that is not one falls back to today rather than failing.
     assert "lundi 3 mai 2027" in browser.page("/admin/?date=2027-99-99").html
+    # So does one at the calendar's ends (the page links the day before and after).
+    for far in ("0001-01-01", "9999-12-31", "2027-W18-1"):
+        assert "lundi 3 mai 2027" in browser.page(f"/admin/?date={far}").html, far
 
 
 def test_staff_see_their_own_column_only(signed_in, client, salon):

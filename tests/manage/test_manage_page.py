@@ -97,6 +97,14 @@ def test_after_the_cutoff_the_page_says_so_and_refuses(client, salon):
     assert _status(client, token) == "confirmed"
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "2027-W18-5"])
+def test_a_reschedule_date_out_of_the_calendar_shows_the_default_day(client, salon, day):
+    token = public_booking(client, salon, "2027-05-06 10:00")["manage_token"]
+    response = client.get(f"/m/{token}/reschedule?date={day}")
+    assert response.status_code == 200
+    assert Page(response.text).form("manage-reschedule").options["starts_at"]
+
+
 def test_rescheduling_offers_free_times_and_moves_the_booking(client, salon):
     created = public_booking(client, salon, "2027-05-06 10:00")
     token = created["manage_token"]
