@@ -80,22 +80,24 @@ def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
 
     from bookme.core import errors
 
-    code = {403: "forbidden", 404: "not_found", 413: "payload_too_large"}.get(
-        status_int, "bad_request" if 400 <= status_int < 500 else "internal_error"
-    )
+    # gunicorn writes 400, 403, 414, 417 and 431 for requests it cannot take, 501 for a
+    # transfer coding it does not know (the client's doing too), 500 for its own failure.
+    failed = status_int == 500
+    code = {403: "forbidden", 500: "internal_error"}.get(status_int, "bad_request")
     body = json.dumps(
         {
             "type": errors.PROBLEM_BASE + code,
             "title": reason,
             "status": status_int,
-            "detail": mesg if 400 <= status_int < 500 else "Internal server error.",
+            "detail": "Internal server error." if failed else mesg,
             "code": code,
         }
     ).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
         f"Content-Type: {errors.PROBLEM_MIMETYPE}\r\nContent-Length: {len(body)}\r\n"
-        "X-Content-Type-Options: nosniff\r\n\r\n"
+        "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+        "Content-Security-Policy: frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n\r\n"
     )
     util.write_nonblock(sock, head.encode("latin-1") + body)
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -33,7 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from bookme.admin.labels import ROLE
 from bookme.bookings.models import STATUSES
-from bookme.core.api import FIRST_YEAR, LAST_YEAR, LOCAL_DATE
+from bookme.core.api import LocalDate
 from bookme.customers.models import CHANNELS
 from bookme.users.models import ROLES
 
@@ -391,13 +392,11 @@ class ManageRescheduleForm(FlaskForm):
 def parse_day(text: str | None, default: date) -> date:
     """A `?date=` of a page: `YYYY-MM-DD` within the years the API takes, else `default`
     (a page showing the day before or after year 1 or 9999 would fail to build)."""
-    if not text or not LOCAL_DATE.fullmatch(text):
-        return default
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
+        day: date = LocalDate().deserialize(text) if text else default
+    except ma.ValidationError:
         return default
-    return day if FIRST_YEAR <= day.year < LAST_YEAR else default
+    return day
 
 
 # --- payments -----------------------------------------------------------------------------------

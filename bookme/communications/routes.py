@@ -138,8 +138,13 @@ def list_booking_notifications(
     )
 
 
+def _known_notification(notification_id: uuid.UUID) -> None:
+    service.get_notification(tenant=access.current_tenant(), notification_id=notification_id)
+
+
 @blp.route("/notifications/<uuid:notification_id>/retry", methods=["POST"])
 @access.member(*MANAGERS)
+@access.found(_known_notification)
 @blp.no_body()
 @blp.response(202, NotificationSchema)
 @blp.problems(400, 401, 403, 404, 409)

@@ -154,6 +154,10 @@ class JSONProvider(DefaultJSONProvider):
     RecursionError escaping as a 500."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if isinstance(s, bytes | bytearray):
+            # As the views' parser reads bodies: UTF-8 only. The json module would also take
+            # UTF-16/32 and pass surrogates encoded as bytes through to the strings.
+            s = s.decode("utf-8")  # a UnicodeDecodeError is a ValueError
         try:
             value = super().loads(s, **kwargs)
         except RecursionError as exc:

@@ -156,6 +156,7 @@ def export_customer(customer_id: uuid.UUID) -> Any:
 
 @blp.route("/customers/<uuid:customer_id>/erase", methods=["POST"])
 @access.member(*MANAGERS)
+@access.found(_known_customer)
 @blp.no_body()
 @blp.response(204)
 @blp.problems(400, 401, 403, 404)

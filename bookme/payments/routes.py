@@ -246,6 +246,7 @@ def pay_managed_booking(data: dict[str, Any], manage_token: str) -> Any:
 
 @blp.route("/public/payments/<uuid:payment_id>/paypal/capture", methods=["POST"])
 @access.public
+@access.found(service.payment_exists)
 @blp.no_body()
 @blp.response(200, OpenPaymentSchema)
 @_provider_error

@@ -14,6 +14,7 @@ Three rules hold everywhere:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -1561,7 +1562,9 @@ def reconcile(*, tenant: tenancy.TenantRef, now: datetime, limit: int = 500) -> 
 # --- webhooks: intake and processing ------------------------------------------------------------
 
 
-_decrypted: dict[bytes | str, str] = {}
+@functools.lru_cache(maxsize=1024)
+def _decrypted(ciphertext: str) -> str:
+    return crypto.decrypt(ciphertext)
 
 
 def stripe_webhook_secret(tenant: tenancy.TenantRef) -> str | None:
@@ -1575,12 +1578,7 @@ def stripe_webhook_secret(tenant: tenancy.TenantRef) -> str | None:
     )
     if not row:
         return None
-    secret = _decrypted.get(row)
-    if secret is None:
-        if len(_decrypted) >= 1024:
-            _decrypted.clear()
-        secret = _decrypted[row] = crypto.decrypt(row)
-    return secret
+    return _decrypted(row)
 
 
 def paypal_for_webhooks() -> tuple[Any, str] | None:

@@ -99,13 +99,15 @@ def _event(raw: bytes) -> dict[str, Any]:
         raise errors.InvalidJson("The body is not JSON.") from exc
     if nested_deeper_than(event, MAX_JSON_DEPTH):
         raise errors.InvalidJson(f"The body nests more than {MAX_JSON_DEPTH} levels deep.")
-    event = _storable(event)
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise errors.InvalidJson("An event needs an id.")
+    if _UNSTORABLE.search(event["id"]):  # the key events are told apart by: kept as sent
+        raise errors.InvalidJson("An event id cannot hold a NUL or a lone surrogate.")
     kind = event.get("type") if "type" in event else event.get("event_type")
     if not isinstance(kind, str):
         raise errors.InvalidJson("An event needs a type.")
-    return event
+    stored: dict[str, Any] = _storable(event)
+    return stored
 
 
 def _received(new: bool) -> Response:

@@ -28,6 +28,12 @@ BODIES = [
         ("POST", f"/payments/{MISSING}/refunds"),
         ("PUT", "/notification-templates/no_such_event/sms/fr"),
         ("POST", "/notification-templates/booking_confirmed/fax/fr/preview"),
+        ("POST", f"/bookings/{MISSING}/confirm"),
+        ("POST", f"/bookings/{MISSING}/complete"),
+        ("POST", f"/bookings/{MISSING}/no-show"),
+        ("POST", f"/customers/{MISSING}/erase"),
+        ("POST", f"/notifications/{MISSING}/retry"),
+        ("POST", f"/public/payments/{MISSING}/paypal/capture"),
     ],
 )
 def test_an_unknown_object_in_the_path_is_404_whatever_the_body(http, method, path, body):

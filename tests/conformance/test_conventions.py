@@ -363,6 +363,19 @@ def test_a_lone_surrogate_escape_before_login_is_400_not_500(client, db, path, b
     assert_problem(response, 400, "invalid_json")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "a\xed\xa0\x80@example.com", "password": "whatever-long"}',  # as UTF-8 bytes
+        '{"email": "a@example.com", "password": "whatever-long"}'.encode("utf-16"),
+    ],
+)
+def test_a_login_body_the_rate_limiter_reads_first_is_utf8_json_or_400(client, db, body):
+    # The per-account login limit reads the email from the body before the view does.
+    response = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    assert_problem(response, 400, "invalid_json")
+
+
 def test_a_surrogate_pair_escape_is_one_character(http):
     body = '{"full_name": "Salma \\ud83d\\ude00"}'
     response = http._call("POST", "/customers", data=body, content_type="application/json")

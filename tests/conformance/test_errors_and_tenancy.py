@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -477,21 +478,32 @@ def test_access_is_checked_before_the_body(client, salon, kind, payload):
 
 
 def test_a_request_gunicorn_itself_refuses_is_answered_with_problem_details(app, db):
-    # A request line over gunicorn's limit never reaches the app: gunicorn answers it, and
-    # under the production settings (Procfile's `web`) it answers as the API does.
+    # A request line or header over gunicorn's limits never reaches the app: gunicorn answers
+    # it, and under the production settings (Procfile's `web`) it answers as the API does.
     import http.client
     import urllib.parse
 
     from tests.bookings.live import server
 
-    with server(app.config["BOOKME"], workers=1, threads=1, production_config=True) as base:
-        where = urllib.parse.urlsplit(base)
+    def send(path: str, headers: dict[str, str]) -> tuple[Any, dict[str, Any]]:
         conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
-        conn.request("POST", "/api/v1/public/bookings/" + "x" * 5000 + "/pay")
+        conn.request("POST", path, headers=headers)
         answer = conn.getresponse()
         body = json.loads(answer.read())
         conn.close()
-    assert 400 <= answer.status < 500
-    assert answer.getheader("Content-Type") == "application/problem+json"
-    assert body["code"] == "bad_request" and body["status"] == answer.status
-    assert body["type"].endswith("/bad_request")
+        return answer, body
+
+    with server(app.config["BOOKME"], workers=1, threads=1, production_config=True) as base:
+        where = urllib.parse.urlsplit(base)
+        refused = [
+            send("/api/v1/public/bookings/" + "x" * 5000 + "/pay", {}),
+            send("/api/v1/bookings", {"X-Big": "y" * 9000}),
+        ]
+    for answer, body in refused:
+        assert 400 <= answer.status < 500
+        assert answer.getheader("Content-Type") == "application/problem+json"
+        assert body["code"] == "bad_request" and body["status"] == answer.status
+        assert body["type"].endswith("/bad_request") and body["detail"]
+        assert answer.getheader("X-Frame-Options") == "DENY"
+        assert answer.getheader("Referrer-Policy") == "no-referrer"
+        assert answer.getheader("X-Content-Type-Options") == "nosniff"

@@ -97,7 +97,7 @@ def test_signed_events_postgresql_could_not_store_as_sent_are_kept_once(configur
     # NUL and lone surrogates (a customer's note can carry anything), NaN and numbers too
     # large for a float: signed as sent, stored as PostgreSQL can hold them, answered 200.
     bodies = [
-        '{"id": "evt_nul\\u0000", "type": "foo.bar", "x": "a\\u0000b"}',
+        '{"id": "evt_nul", "type": "foo.bar", "x": "a\\u0000b"}',
         '{"id": "evt_surrogate", "type": "foo.bar", "x": "\\ud800", "\\udc00": 1}',
         '{"id": "evt_nan", "type": "foo.bar", "x": NaN, "y": -Infinity}',
         '{"id": "evt_huge", "type": "foo.bar", "x": 1e999999}',
@@ -109,9 +109,20 @@ def test_signed_events_postgresql_could_not_store_as_sent_are_kept_once(configur
         assert again.get_json() == {"received": True, "duplicate": True}
     stored = rows("SELECT event_id, payload FROM payment_webhook_events ORDER BY event_id")
     assert [(e.event_id, e.payload.get("x")) for e in stored] == [
-        ("evt_huge", None), ("evt_nan", None), ("evt_nul\ufffd", "a\ufffdb"),
+        ("evt_huge", None), ("evt_nan", None), ("evt_nul", "a\ufffdb"),
         ("evt_surrogate", "\ufffd"),
     ]  # fmt: skip
+
+
+def test_an_event_id_postgresql_could_not_keep_as_sent_is_refused(configured):
+    # The id tells deliveries apart: "evt_a\0" and "evt_a\ud800" must not both become one.
+    for body in (
+        '{"id": "evt_a\\u0000", "type": "foo.bar"}',
+        '{"id": "evt_a\\ud800", "type": "x"}',
+    ):
+        answer = configured.stripe_webhook(body, _signed_text(body))
+        assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_json"
+    assert rows("SELECT count(*) AS n FROM payment_webhook_events")[0].n == 0
 
 
 def test_a_replaced_webhook_secret_stops_verifying_at_once(configured):
