@@ -314,10 +314,12 @@ def free_slots(
     day_to: date,
     staff_id: uuid.UUID | None,
     now: datetime,
+    moving: uuid.UUID | None = None,
 ) -> list[dict[str, Any]]:
     """The availability SQL's free start times (`bookings.availability.list_slots`), each with
     `starts_at` as an aware datetime whichever way the API body renders it; [] when the
-    service or staff member is not bookable."""
+    service or staff member is not bookable. With `moving` (a booking being rescheduled),
+    that booking's own time does not block: it can move by less than its length."""
     from bookme.bookings.availability import list_slots
     from bookme.core import errors
 
@@ -329,6 +331,7 @@ def free_slots(
             date_to=day_to,
             staff_id=staff_id,
             now=now,
+            exclude_booking_id=moving,
         )
     except errors.NotFound:
         return []

@@ -87,9 +87,12 @@ def list_slots(
     date_to: date,
     staff_id: uuid.UUID | None = None,
     now: datetime,
+    exclude_booking_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The bookable slots of a service over local dates [date_from, date_to]: the API body,
     instants rendered with the tenant's offset at each and staff ids as strings.
+    `exclude_booking_id` (not an API parameter) lists the times a booking could move to: its
+    own blocked range does not count against them, as when it is rescheduled.
 
     404 when the service is unknown or inactive, or when `staff_id` is not an active staff
     member performing it: the same answer as for an unknown one, so a public caller learns
@@ -106,6 +109,7 @@ def list_slots(
         date_from=date_from,
         date_to=date_to,
         staff_ids=None if staff_id is None else [staff_id],
+        exclude_booking_id=exclude_booking_id,
     )
     head = rows[0]
     if not head.service_found:

@@ -141,6 +141,7 @@ def _slots(tenant: tenancy.TenantRef, managed: Any, day: date) -> list[dict[str,
         day_to=day + timedelta(days=DAYS_SHOWN - 1),
         staff_id=managed.booking.staff_id,
         now=clock.now(),
+        moving=managed.booking.id,
     )
     return [s for s in found if s["starts_at"] != managed.booking.starts_at]
 

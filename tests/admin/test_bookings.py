@@ -434,6 +434,27 @@ def test_rescheduling_moves_the_booking_to_a_listed_free_time(signed_in, client,
     assert moved.starts_at.isoformat() == "2027-05-05T14:00:00+00:00"
 
 
+def test_the_reschedule_picker_offers_times_overlapping_only_the_booking_itself(
+    signed_in, client, salon
+):
+    created = book(client, salon, "2027-05-04 10:00")
+    longer = client.patch(
+        f"/api/v1/services/{salon.service.id}",
+        json={"duration_minutes": 60},
+        headers={**salon.member("owner").headers, "X-Tenant": salon.tenant.slug},
+    )
+    assert longer.status_code == 200
+    browser = signed_in("owner")
+    page = browser.page(f"/admin/bookings/{created['id']}/reschedule?date=2027-05-04")
+    offered = page.form("reschedule-form").options["starts_at"]
+    assert at("2027-05-04 09:30") in offered  # overlaps 10:00-10:30, the booking being moved
+    assert at("2027-05-04 10:00") not in offered  # where it already is
+    karim = browser.page(
+        f"/admin/bookings/{created['id']}/reschedule?date=2027-05-04&staff_id={salon.karim.id}"
+    )
+    assert at("2027-05-04 10:00") in karim.form("reschedule-form").options["starts_at"]
+
+
 def test_a_reschedule_without_a_time_is_422_on_the_time(signed_in, client, salon):
     created = book(client, salon, "2027-05-04 10:00")
     browser = signed_in("owner")

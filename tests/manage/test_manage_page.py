@@ -105,6 +105,34 @@ def test_a_reschedule_date_out_of_the_calendar_shows_the_default_day(client, sal
     assert Page(response.text).form("manage-reschedule").options["starts_at"]
 
 
+def _lengthen_service(client, salon, minutes: int) -> None:
+    # Existing bookings keep their blocked range; new slots take the new length.
+    response = client.patch(
+        f"/api/v1/services/{salon.service.id}",
+        json={"duration_minutes": minutes},
+        headers={**salon.member("owner").headers, "X-Tenant": salon.tenant.slug},
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+def test_a_booking_can_move_to_a_time_that_overlaps_its_own(client, salon):
+    token = public_booking(client, salon, "2027-05-06 10:00")["manage_token"]
+    _lengthen_service(client, salon, 60)
+    page = Page(client.get(f"/m/{token}/reschedule?date=2027-05-06").text)
+    offered = page.form("manage-reschedule").options["starts_at"]
+    # 09:30-10:30 overlaps only the booking being moved: offered, and the move succeeds.
+    assert at("2027-05-06 09:30") in offered
+    assert at("2027-05-06 10:00") not in offered  # where it already is
+    response = client.post(
+        f"/m/{token}/reschedule?date=2027-05-06", data={"starts_at": at("2027-05-06 09:30")}
+    )
+    assert response.status_code == 303
+    moved = client.get(f"/api/v1/public/bookings/{token}").get_json()
+    assert (moved["starts_at"], moved["ends_at"]) == (
+        at("2027-05-06 09:30"), at("2027-05-06 10:30"),
+    )  # fmt: skip
+
+
 def test_rescheduling_offers_free_times_and_moves_the_booking(client, salon):
     created = public_booking(client, salon, "2027-05-06 10:00")
     token = created["manage_token"]

@@ -435,9 +435,13 @@ def _uuid_arg(name: str, source: Any = None) -> uuid.UUID | None:
 
 
 def _slots(
-    service_id: uuid.UUID | None, staff_id: uuid.UUID | None, day: date
+    service_id: uuid.UUID | None,
+    staff_id: uuid.UUID | None,
+    day: date,
+    moving: uuid.UUID | None = None,
 ) -> list[dict[str, Any]] | None:
-    """Free start times that day from the availability SQL; None when nothing is chosen yet."""
+    """Free start times that day from the availability SQL (for `moving`, a booking being
+    rescheduled, its own time is free); None when nothing is chosen yet."""
     if service_id is None:
         return None
     return queries.free_slots(
@@ -447,6 +451,7 @@ def _slots(
         day_to=day,
         staff_id=staff_id,
         now=clock.now(),
+        moving=moving,
     )
 
 
@@ -582,7 +587,9 @@ def booking_reschedule(booking_id: uuid.UUID) -> Response:
     staff_id = _uuid_arg("staff_id") or booking.staff_id
     if all(s.id != staff_id for s in staff):
         staff_id = booking.staff_id
-    slots = _slots(booking.service_id, staff_id, day)
+    slots = _slots(booking.service_id, staff_id, day, moving=booking.id)
+    if staff_id == booking.staff_id:  # not "move" to where it is
+        slots = [s for s in slots or [] if s["starts_at"] != booking.starts_at]
     form = RescheduleForm()
     form.starts_at.choices = options(_slot_choices(slots))
     state = {"row": row, "booking": booking, "day": day, "staff": staff, "staff_id": staff_id}
