@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -82,15 +83,11 @@ class Parser(FlaskParser):
         if not is_json_request(req):
             raise errors.InvalidJson("Send JSON bodies with Content-Type: application/json.")
         try:
-            data = webargs_core.parse_json(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = read_json(raw)
+        except JSONRefused as exc:
+            raise errors.InvalidJson(str(exc)) from exc
+        except ValueError as exc:
             raise errors.InvalidJson("The request body is not valid JSON.") from exc
-        except RecursionError as exc:
-            raise errors.InvalidJson(_TOO_DEEP) from exc
-        if nested_deeper_than(data, MAX_JSON_DEPTH):
-            raise errors.InvalidJson(_TOO_DEEP)
-        if has_lone_surrogate(raw, data):
-            raise errors.InvalidJson(LONE_SURROGATE)
         if getattr(schema, "many", False):
             if not isinstance(data, list):
                 raise errors.InvalidJson("The request body must be a JSON array.")
@@ -113,10 +110,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 LONE_SURROGATE = "The request body has a \\u escape for half of a UTF-16 surrogate pair."
 
 
-def has_lone_surrogate(raw: str | bytes, value: Any) -> bool:
-    """Whether JSON `value`, parsed from `raw`, holds a string or key with a lone surrogate.
-    Only bodies with such an escape are walked (a valid pair decodes to one character)."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+def has_lone_surrogate(text: str, value: Any) -> bool:
+    """Whether JSON `value`, parsed from `text`, holds a string or key with a lone surrogate.
+    Only documents with such an escape are walked (a valid pair decodes to one character)."""
     if not _SURROGATE_ESCAPE.search(text):
         return False
     stack = [value]
@@ -148,23 +144,34 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return any(isinstance(item, dict | list) for item in level)
 
 
+class JSONRefused(ValueError):
+    """Well-formed JSON refused for what it holds; the message says why, for the caller."""
+
+
+def read_json(raw: str | bytes, *, lone_surrogates: bool = False, **loads_options: Any) -> Any:
+    """How every JSON document from outside is read (request bodies, provider webhooks):
+    UTF-8 only (the json module would also take UTF-16/32, and let surrogates encoded as
+    bytes through), nesting at most MAX_JSON_DEPTH levels (the parser's recursion is no
+    500), and no lone surrogate unless the caller makes strings storable itself. Any refusal
+    is a ValueError; a JSONRefused one carries a message fit for the client."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+    try:
+        value = json.loads(text, **loads_options)
+    except RecursionError as exc:
+        raise JSONRefused(_TOO_DEEP) from exc
+    if nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise JSONRefused(_TOO_DEEP)
+    if not lone_surrogates and has_lone_surrogate(text, value):
+        raise JSONRefused(LONE_SURROGATE)
+    return value
+
+
 class JSONProvider(DefaultJSONProvider):
-    """Flask's JSON, where a document nested too deeply for the parser is invalid JSON (a
-    ValueError, which `request.get_json(silent=True)` answers with None) rather than a
-    RecursionError escaping as a 500."""
+    """Flask's JSON, reading as `read_json` does: what it refuses is a ValueError, which
+    `request.get_json(silent=True)` (the rate limits' keys) answers with None, not a 500."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        if isinstance(s, bytes | bytearray):
-            # As the views' parser reads bodies: UTF-8 only. The json module would also take
-            # UTF-16/32 and pass surrogates encoded as bytes through to the strings.
-            s = s.decode("utf-8")  # a UnicodeDecodeError is a ValueError
-        try:
-            value = super().loads(s, **kwargs)
-        except RecursionError as exc:
-            raise ValueError(_TOO_DEEP) from exc
-        if has_lone_surrogate(s, value):
-            raise ValueError(LONE_SURROGATE)
-        return value
+        return read_json(s, **kwargs)
 
 
 class Blueprint(_Blueprint):

@@ -21,7 +21,7 @@ import stripe
 from flask import Blueprint, Response, request
 
 from bookme.core import clock, errors, tenancy
-from bookme.core.api import MAX_JSON_DEPTH, nested_deeper_than
+from bookme.core.api import JSONRefused, read_json
 from bookme.payments import service
 from bookme.payments.providers import Rejected, Unreachable
 
@@ -67,8 +67,9 @@ def _body() -> bytes:
 
 
 def _parse(raw: bytes) -> Any:
-    """The body's JSON; NaN, Infinity and numbers too large for a float read as null."""
-    return json.loads(raw, parse_constant=lambda _: None, parse_float=_finite)
+    """The body's JSON (`read_json`); NaN, Infinity and numbers too large for a float read as
+    null, and lone surrogates are let through for `_storable` to replace."""
+    return read_json(raw, lone_surrogates=True, parse_constant=lambda _: None, parse_float=_finite)
 
 
 def _finite(text: str) -> float | None:
@@ -95,10 +96,10 @@ def _storable(value: Any) -> Any:
 def _event(raw: bytes) -> dict[str, Any]:
     try:
         event = _parse(raw)
-    except (ValueError, RecursionError) as exc:
+    except JSONRefused as exc:
+        raise errors.InvalidJson(str(exc)) from exc
+    except ValueError as exc:
         raise errors.InvalidJson("The body is not JSON.") from exc
-    if nested_deeper_than(event, MAX_JSON_DEPTH):
-        raise errors.InvalidJson(f"The body nests more than {MAX_JSON_DEPTH} levels deep.")
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise errors.InvalidJson("An event needs an id.")
     if _UNSTORABLE.search(event["id"]):  # the key events are told apart by: kept as sent
@@ -164,7 +165,7 @@ def paypal_webhook(tenant_slug: str) -> Response:
     remote, webhook_id = found
     try:
         parsed = _parse(raw)
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise errors.InvalidSignature("The body is not the signed JSON event.") from exc
     headers = {k.upper(): v for k, v in request.headers.items()}
     try:
