@@ -244,14 +244,17 @@ def preview_template(
     if problems:
         raise errors.validation_error(problems)
     ctx = _sample(tenant, locale, now)
-    rendered: dict[str, str | None] = {"subject": None}
-    for name, source in (("subject", subject), ("body", body)):
-        if name == "body" or source:
-            try:
-                rendered[name] = templates.render(source or "", ctx)
-            except templates.TemplateProblem as exc:  # named for the part that failed
-                raise errors.validation_error({name: [str(exc)]}) from exc
-    return rendered
+
+    def render(name: str, source: str) -> str:
+        try:
+            return templates.render(source, ctx)
+        except templates.TemplateProblem as exc:  # named for the part that failed
+            raise errors.validation_error({name: [str(exc)]}) from exc
+
+    return {
+        "subject": render("subject", subject) if subject else None,
+        "body": render("body", body),
+    }
 
 
 # --- the outbox ---------------------------------------------------------------------------------
