@@ -31,8 +31,15 @@ def queue(name: str | None = None) -> Queue:
 
 
 def enqueue(fn: Callable[..., Any], *args: Any, job_id: str | None = None, **kwargs: Any) -> None:
-    """Enqueue now (the caller has already committed what the job needs)."""
-    queue().enqueue(fn, *args, job_id=job_id, **kwargs)
+    """Enqueue now (the caller has already committed what the job needs).
+
+    In one MULTI/EXEC round trip: left to itself, RQ sends the queue's registration and the
+    job in two transactions, which cost 70 % more of the client's CPU per job (measured
+    here: 0.67 against 0.39 ms) and twice the waiting on Redis.
+    """
+    with redis().pipeline() as pipe:
+        queue().enqueue(fn, *args, job_id=job_id, pipeline=pipe, **kwargs)
+        pipe.execute()
 
 
 def enqueue_after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:

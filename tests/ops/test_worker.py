@@ -4,6 +4,7 @@ periodic-job registry."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 
-from bookme.core import periodic
+from bookme.core import periodic, tasks
 from bookme.worker import LOCK_KEY, Scheduler
 from tests.conftest import SERVICES
 from tests.ops import jobs
@@ -82,6 +83,29 @@ def test_worker_runs_every_job_in_its_own_process_on_one_app(redis_client, queue
     apps = {run["app"] for run in runs}
     assert len(pids) == 1 and len(apps) == 1
     assert f"started with PID {pids.pop()}" in worker.stdout + worker.stderr
+
+
+def test_enqueue_sends_the_job_and_its_queue_in_one_transaction(
+    app, redis_client, queue_name, monkeypatch
+):
+    """One MULTI/EXEC per job (RQ left to itself spends two), and a worker still finds it."""
+    settings = dataclasses.replace(app.config["BOOKME"], rq_queue=queue_name)
+    monkeypatch.setitem(app.config, "BOOKME", settings)
+    key = f"{queue_name}:ran"
+
+    def transactions() -> int:
+        return int(redis_client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+
+    with app.app_context():
+        before = transactions()
+        tasks.enqueue(jobs.record_process, key)
+        assert transactions() - before == 1
+        queue = _queue(redis_client, queue_name)
+        assert [job.func_name for job in queue.jobs] == ["tests.ops.jobs.record_process"]
+        assert queue.key.encode() in redis_client.smembers("rq:queues")
+        with _signal_handlers_kept():
+            SimpleWorker([queue], connection=redis_client).work(burst=True)
+    assert redis_client.llen(key) == 1
 
 
 # --- the periodic-job registry --------------------------------------------------------------------
