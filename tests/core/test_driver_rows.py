@@ -47,7 +47,9 @@ def test_failures_are_sqlalchemys_exceptions(db):
     assert isinstance(errors.translate_db_error(caught.value), errors.Conflict)
 
 
-def test_one_cursor_per_row_shape_serves_a_connection_and_survives_a_failure(db):
+def test_one_cursor_per_statement_serves_a_connection_and_survives_a_failure(db):
+    """A statement run again on a connection finds its own cursor (its adapters set up
+    already); another statement, or another row shape, gets another cursor."""
     seen = []
 
     @sa.event.listens_for(session().get_bind(), "before_cursor_execute")
@@ -55,21 +57,25 @@ def test_one_cursor_per_row_shape_serves_a_connection_and_survives_a_failure(db)
         if statement.startswith("SELECT") and " AS " in statement:  # ours, not the path's
             seen.append(cursor)
 
+    pair = sa.text("SELECT 1 AS a, 2 AS b")
+    divide = sa.text("SELECT 12 / CAST(:n AS int) AS x")
     try:
-        assert driver_rows(sa.text("SELECT 1 AS a, 2 AS b"), {})[0].b == 2
+        assert driver_rows(pair, {})[0].b == 2
         assert driver_rows(sa.text("SELECT 3 AS a, 4 AS a"), {}, named=False) == [(3, 4)]
-        assert driver_rows(sa.text("SELECT 5 AS c"), {})[0].c == 5  # not the last result's shape
+        assert driver_rows(pair, {})[0].b == 2
+        assert driver_rows(pair, {}, named=False) == [(1, 2)]
         session().rollback()
         with pytest.raises(sa.exc.DataError):
-            driver_rows(sa.text("SELECT 1 / 0 AS x"), {})
+            driver_rows(divide, {"n": 0})
         session().rollback()
-        assert driver_rows(sa.text("SELECT 6 AS d"), {})[0].d == 6
+        assert driver_rows(divide, {"n": 4})[0].x == 3
     finally:
         sa.event.remove(session().get_bind(), "before_cursor_execute", remember)
-    assert len(seen) == 5
-    named, plain = seen[0], seen[1]
-    assert named is not plain and seen[2] is named
-    assert seen[3] is named and seen[4] is named
+    assert len(seen) == 6
+    pair_named, plain, again, pair_plain, failed, recovered = seen
+    assert again is pair_named and plain is not pair_named
+    assert pair_plain not in (pair_named, plain)
+    assert recovered is failed and failed not in (pair_named, plain, pair_plain)
 
 
 def test_statement_listeners_hear_of_it_with_a_context_they_can_use(db):
