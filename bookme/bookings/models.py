@@ -28,6 +28,8 @@ EVENT_TYPES = (
 )  # fmt: skip
 
 NO_OVERLAP = "ex_bookings_no_overlap"
+REACH_BEFORE = "4 hours"  # services.buffer_before_minutes <= 240
+REACH_AFTER = "16 hours"  # services.duration_minutes <= 720, buffer_after_minutes <= 240
 ACTIVE_SQL = "status IN ('pending', 'confirmed')"
 
 
@@ -44,6 +46,14 @@ class Booking(Base):
         sa.CheckConstraint("starts_at < ends_at", name="period"),
         sa.CheckConstraint(
             "NOT isempty(blocked) AND blocked @> tstzrange(starts_at, ends_at)", name="blocked"
+        ),
+        # How far a booking may block around its start: 4 hours before (the longest buffer),
+        # 16 hours after (the longest duration plus buffer), as the services' limits allow.
+        # sql/availability.sql relies on it to look bookings up by (staff_id, starts_at).
+        sa.CheckConstraint(
+            f"lower(blocked) >= starts_at - interval '{REACH_BEFORE}'"
+            f" AND upper(blocked) <= starts_at + interval '{REACH_AFTER}'",
+            name="reach",
         ),
         sa.CheckConstraint("price >= 0 AND amount_paid >= 0", name="money"),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),

@@ -30,6 +30,7 @@ class ServiceCategory(Base):
 class Service(Base):
     __tablename__ = "services"
     __table_args__ = (
+        # Raising these limits means raising the bookings' `ck_bookings_reach` with them.
         sa.CheckConstraint("duration_minutes BETWEEN 5 AND 720", name="duration"),
         sa.CheckConstraint("price >= 0", name="price"),
         sa.CheckConstraint("buffer_before_minutes BETWEEN 0 AND 240", name="buffer_before"),

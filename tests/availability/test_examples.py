@@ -6,9 +6,11 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from bookme.bookings import availability
 from bookme.core import errors
+from bookme.core.db import session
 from tests.availability.helpers import customer_id, insert_booking, set_timezone
 from tests.factories import (
     make_closure,
@@ -336,6 +338,57 @@ def test_the_booking_check_refuses_what_the_list_leaves_out(tenant):
     # Rescheduling the 10:00 booking may reuse its own time.
     assert check("2027-03-15T09:30:00+01:00", exclude_booking_id=moving) == [nadia.id]
     assert check("2027-03-15T09:00:00+01:00", staff_ids=[]) == []
+
+
+def test_the_booking_check_sees_bookings_reaching_as_far_as_services_allow(tenant):
+    """A booking blocks up to 4 hours before its start and 16 after (the longest buffers and
+    duration); the check finds such bookings however far from the instant they start."""
+    ref = set_timezone(tenant, "UTC")
+    cut = service(duration_minutes=30, slot_interval_minutes=30)
+    nadia = make_staff(services=[cut], hours={d: [("00:00", "24:00")] for d in range(1, 8)})
+    who = customer_id()
+    # Starts 16 hours before 16:00 and blocks until then: 720 minutes plus a 240-minute buffer.
+    insert_booking(
+        service_id=cut.id, staff_id=nadia.id, customer=who,
+        starts_at=at("2027-03-15T00:00:00+00:00"), ends_at=at("2027-03-15T12:00:00+00:00"),
+        blocked=(at("2027-03-15T00:00:00+00:00"), at("2027-03-15T16:00:00+00:00")),
+    )  # fmt: skip
+    # Starts 4 hours after 16:30 and blocks from then: a 240-minute buffer before it.
+    insert_booking(
+        service_id=cut.id, staff_id=nadia.id, customer=who,
+        starts_at=at("2027-03-15T20:30:00+00:00"), ends_at=at("2027-03-15T21:00:00+00:00"),
+        blocked=(at("2027-03-15T16:30:00+00:00"), at("2027-03-15T21:00:00+00:00")),
+    )  # fmt: skip
+
+    def check(text):
+        return availability.free_staff_at(
+            tenant=ref, service_id=cut.id, starts_at=at(text), now=NOW
+        )
+
+    assert check("2027-03-15T15:30:00+00:00") == []
+    assert check("2027-03-15T16:00:00+00:00") == [nadia.id]
+    assert check("2027-03-15T16:30:00+00:00") == []
+    assert starts(ref, cut, "2027-03-15") == [
+        "2027-03-15T16:00:00+00:00", "2027-03-15T21:00:00+00:00", "2027-03-15T21:30:00+00:00",
+        "2027-03-15T22:00:00+00:00", "2027-03-15T22:30:00+00:00", "2027-03-15T23:00:00+00:00",
+        "2027-03-15T23:30:00+00:00",
+    ]  # fmt: skip
+
+
+def test_no_booking_may_reach_further_than_services_allow(tenant):
+    set_timezone(tenant, "UTC")
+    cut = service()
+    nadia = make_staff(services=[cut], hours={1: [("09:00", "12:00")]})
+    for blocked in [
+        (at("2027-03-15T05:59:00+00:00"), at("2027-03-15T11:00:00+00:00")),  # 4 h 1 min before
+        (at("2027-03-15T10:00:00+00:00"), at("2027-03-16T02:01:00+00:00")),  # 16 h 1 min after
+    ]:
+        with pytest.raises(sa.exc.IntegrityError, match="ck_bookings_reach"), session().begin_nested():
+            insert_booking(
+                service_id=cut.id, staff_id=nadia.id, customer=customer_id(),
+                starts_at=at("2027-03-15T10:00:00+00:00"),
+                ends_at=at("2027-03-15T11:00:00+00:00"), blocked=blocked,
+            )  # fmt: skip
 
 
 def test_the_booking_check_of_an_inactive_service_finds_nobody(tenant):
