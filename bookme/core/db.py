@@ -238,7 +238,9 @@ def driver_rows(
 _CURSOR = "bookme_driver_cursor"
 
 
-def _cursor_of(connection: sa.Connection, driver: psycopg.Connection, text: str, named: bool) -> Any:
+def _cursor_of(
+    connection: sa.Connection, driver: psycopg.Connection, text: str, named: bool
+) -> Any:
     """The cursor `driver_rows` keeps per database connection and statement (their number is
     that of the few statements on the booking path). A new psycopg cursor copies the
     connection's adapters and sets up its state each time (about 2 % of a booking's CPU over

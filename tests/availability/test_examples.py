@@ -383,7 +383,10 @@ def test_no_booking_may_reach_further_than_services_allow(tenant):
         (at("2027-03-15T05:59:00+00:00"), at("2027-03-15T11:00:00+00:00")),  # 4 h 1 min before
         (at("2027-03-15T10:00:00+00:00"), at("2027-03-16T02:01:00+00:00")),  # 16 h 1 min after
     ]:
-        with pytest.raises(sa.exc.IntegrityError, match="ck_bookings_reach"), session().begin_nested():
+        with (
+            pytest.raises(sa.exc.IntegrityError, match="ck_bookings_reach"),
+            session().begin_nested(),
+        ):
             insert_booking(
                 service_id=cut.id, staff_id=nadia.id, customer=customer_id(),
                 starts_at=at("2027-03-15T10:00:00+00:00"),
