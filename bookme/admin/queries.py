@@ -314,12 +314,13 @@ def free_slots(
     day_to: date,
     staff_id: uuid.UUID | None,
     now: datetime,
-    moving: uuid.UUID | None = None,
+    moving: Any = None,
 ) -> list[dict[str, Any]]:
     """The availability SQL's free start times (`bookings.availability.list_slots`), each with
     `starts_at` as an aware datetime whichever way the API body renders it; [] when the
     service or staff member is not bookable. With `moving` (a booking being rescheduled),
-    that booking's own time does not block: it can move by less than its length."""
+    that booking's own time does not block, so it can move by less than its length, and the
+    time it already has with its own staff member is not offered."""
     from bookme.bookings.availability import list_slots
     from bookme.core import errors
 
@@ -331,12 +332,12 @@ def free_slots(
             date_to=day_to,
             staff_id=staff_id,
             now=now,
-            exclude_booking_id=moving,
+            exclude_booking_id=moving.id if moving is not None else None,
         )
     except errors.NotFound:
         return []
     zone = ZoneInfo(tenant.timezone)
-    return [
+    slots = [
         {
             **slot,
             "starts_at": _aware(slot["starts_at"]).astimezone(zone),
@@ -344,6 +345,9 @@ def free_slots(
         }
         for slot in found["slots"]
     ]
+    if moving is not None and staff_id == moving.staff_id:  # not "move" to where it is
+        slots = [s for s in slots if s["starts_at"] != moving.starts_at]
+    return slots
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -134,16 +134,15 @@ def _slots(tenant: tenancy.TenantRef, managed: Any, day: date) -> list[dict[str,
     """Free times that day with the same staff member (the availability SQL)."""
     from bookme.admin.queries import free_slots
 
-    found = free_slots(
+    return free_slots(
         tenant=tenant,
         service_id=managed.booking.service_id,
         day_from=day,
         day_to=day + timedelta(days=DAYS_SHOWN - 1),
         staff_id=managed.booking.staff_id,
         now=clock.now(),
-        moving=managed.booking.id,
+        moving=managed.booking,
     )
-    return [s for s in found if s["starts_at"] != managed.booking.starts_at]
 
 
 @blp.errorhandler(errors.BookMeError)

@@ -438,10 +438,10 @@ def _slots(
     service_id: uuid.UUID | None,
     staff_id: uuid.UUID | None,
     day: date,
-    moving: uuid.UUID | None = None,
+    moving: Any = None,
 ) -> list[dict[str, Any]] | None:
-    """Free start times that day from the availability SQL (for `moving`, a booking being
-    rescheduled, its own time is free); None when nothing is chosen yet."""
+    """Free start times that day from the availability SQL (`queries.free_slots`, `moving`
+    a booking being rescheduled); None when nothing is chosen yet."""
     if service_id is None:
         return None
     return queries.free_slots(
@@ -587,9 +587,7 @@ def booking_reschedule(booking_id: uuid.UUID) -> Response:
     staff_id = _uuid_arg("staff_id") or booking.staff_id
     if all(s.id != staff_id for s in staff):
         staff_id = booking.staff_id
-    slots = _slots(booking.service_id, staff_id, day, moving=booking.id)
-    if staff_id == booking.staff_id:  # not "move" to where it is
-        slots = [s for s in slots or [] if s["starts_at"] != booking.starts_at]
+    slots = _slots(booking.service_id, staff_id, day, moving=booking)
     form = RescheduleForm()
     form.starts_at.choices = options(_slot_choices(slots))
     state = {"row": row, "booking": booking, "day": day, "staff": staff, "staff_id": staff_id}
