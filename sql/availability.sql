@@ -54,8 +54,12 @@ days AS (
     -- The local dates asked for, up to the horizon (today + max_advance_days). A date's
     -- slots start on that date, or on the next one past a gap at midnight, so dates before
     -- the earliest allowed start's date minus one cannot have any. With :at, the dates
-    -- whose slots can start at :at.
-    SELECT p.date_from + i AS day
+    -- whose slots can start at :at. `steady`: the date's clock keeps one offset all day
+    -- (24 elapsed hours from midnight to midnight), as on every date but an offset change's.
+    SELECT p.date_from + i AS day,
+           (CAST(p.date_from + i + 1 AS timestamp) AT TIME ZONE p.tz)
+             - (CAST(p.date_from + i AS timestamp) AT TIME ZONE p.tz) = interval '24 hours'
+             AS steady
     FROM p
     CROSS JOIN svc
     CROSS JOIN generate_series(0, p.date_to - p.date_from) AS i
@@ -99,9 +103,11 @@ shifts AS (
 ),
 work AS MATERIALIZED (
     -- A date's working time: its shifts merged, so back-to-back shifts make one stretch.
-    SELECT staff_id, day, range_agg(span) AS hours, array_agg(span) AS spans
-    FROM shifts
-    GROUP BY staff_id, day
+    SELECT sh.staff_id, sh.day, range_agg(sh.span) AS hours, array_agg(sh.span) AS spans,
+           d.steady
+    FROM shifts sh
+    JOIN days d ON d.day = sh.day
+    GROUP BY sh.staff_id, sh.day, d.steady
 ),
 win AS MATERIALIZED (
     -- Every instant a candidate's blocked range can touch.
@@ -167,7 +173,7 @@ plan AS MATERIALIZED (
     -- One row per staff member and date with all a candidate start is checked against, so
     -- the per-candidate work below joins nothing.
     SELECT w.staff_id, st.display_name, w.hours, w.spans, f.clear,
-           svc.duration, svc.before, svc.after, svc.step, svc.earliest, p.at
+           svc.duration, svc.before, svc.after, svc.step, svc.earliest, p.at, p.tz, w.steady
     FROM work w
     JOIN free f ON f.staff_id = w.staff_id
     JOIN staff st ON st.id = w.staff_id  -- (work holds members only)
@@ -176,22 +182,49 @@ plan AS MATERIALIZED (
     WHERE p.at IS NULL OR w.hours @> p.at
 ),
 fits AS (
-    -- The grid: each shift's start plus whole multiples of the interval (elapsed minutes),
-    -- before the shift's end; with :at, only :at when it lies on that grid. A start fits when
-    -- the service lies in the date's working time and its blocked range in the clear time.
+    -- The grid, in local time: a start's wall-clock time is its shift's start plus whole
+    -- multiples of the interval. On a steady date those are the shift's start plus multiples
+    -- of the interval in elapsed time. Across an offset change, the starts after it lie on
+    -- that grid moved by the change (`o.moved`): both grids are walked, each start checked in
+    -- local time. With :at, only :at when it lies on the grid. A start fits when the service
+    -- lies in the date's working time and its blocked range in the clear time.
     SELECT pl.staff_id, pl.display_name, g.at AS starts_at, g.at + pl.duration AS ends_at
     FROM plan pl
     CROSS JOIN LATERAL unnest(pl.spans) AS sh (span)
     CROSS JOIN LATERAL (
         SELECT gs AS at
         FROM generate_series(lower(sh.span), upper(sh.span), pl.step) AS gs
-        WHERE pl.at IS NULL AND gs < upper(sh.span)
+        WHERE pl.at IS NULL AND pl.steady AND gs < upper(sh.span)
+        UNION ALL
+        SELECT gs
+        FROM (
+            -- (`make_interval(secs => …)`: an interval without a day part, so subtracting
+            -- it is exact elapsed time whatever the session's TimeZone.)
+            SELECT lower(sh.span) AT TIME ZONE pl.tz AS local_start,
+                   upper(sh.span) - make_interval(secs => extract(epoch FROM
+                       (upper(sh.span) AT TIME ZONE pl.tz) - (lower(sh.span) AT TIME ZONE pl.tz)
+                   )) AS moved
+            WHERE pl.at IS NULL AND NOT pl.steady
+        ) o
+        CROSS JOIN LATERAL (VALUES (lower(sh.span)), (o.moved)) AS a (anchor)
+        CROSS JOIN LATERAL generate_series(a.anchor, upper(sh.span), pl.step) AS gs
+        WHERE gs >= lower(sh.span) AND gs < upper(sh.span)
+          AND (gs AT TIME ZONE pl.tz) >= o.local_start
+          AND mod(extract(epoch FROM (gs AT TIME ZONE pl.tz) - o.local_start),
+                  extract(epoch FROM pl.step)) = 0
         UNION ALL
         SELECT pl.at
         WHERE pl.at IS NOT NULL
           AND pl.at >= lower(sh.span)
           AND pl.at < upper(sh.span)
-          AND mod(extract(epoch FROM pl.at - lower(sh.span)), extract(epoch FROM pl.step)) = 0
+          AND CASE WHEN pl.steady
+                   THEN mod(extract(epoch FROM pl.at - lower(sh.span)),
+                            extract(epoch FROM pl.step)) = 0
+                   ELSE (pl.at AT TIME ZONE pl.tz) >= (lower(sh.span) AT TIME ZONE pl.tz)
+                        AND mod(extract(epoch FROM (pl.at AT TIME ZONE pl.tz)
+                                                   - (lower(sh.span) AT TIME ZONE pl.tz)),
+                                extract(epoch FROM pl.step)) = 0
+              END
     ) g
     WHERE g.at >= pl.earliest
       AND pl.hours @> tstzrange(g.at, g.at + pl.duration)

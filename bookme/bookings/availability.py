@@ -10,9 +10,10 @@ in one round trip. For a staff member and a local date (the tenant's time zone):
   and after a nearby change: a time skipped by a spring-forward takes the earlier offset
   (02:30 becomes 03:30), a time repeated by a fall-back is its second occurrence. An
   interval whose end then lands before its start is empty.
-- Grid: a slot starts at an interval's start plus whole multiples of the service's slot
-  interval, in elapsed minutes (on days without an offset change inside the interval,
-  exactly the local times start, start + interval, ...), before the interval's end.
+- Grid: a slot starts where the wall clock shows the interval's start plus whole multiples
+  of the service's slot interval (local time), before the interval's end. Across an offset
+  change inside the interval that is not elapsed time: none of those wall times exists in a
+  skipped hour, and each exists twice in a repeated one (both are starts).
 - Fit: [start, start + duration) lies inside the date's working time. Buffers may reach
   outside working hours, but [start - buffer_before, end + buffer_after) must be clear of
   the staff member's time off, the tenant's closures and the blocked ranges of the staff

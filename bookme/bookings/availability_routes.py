@@ -20,11 +20,13 @@ blp = Blueprint(
         "override replaces the weekly hours), clear of their time off, the tenant's closures "
         "and their other bookings (buffers included; buffers may reach outside working "
         "hours), at or after now plus the minimum notice, on a local date at most "
-        "`max_advance_days` after today, and on the grid: the start of a working interval "
-        "plus whole multiples of the slot interval. Local times skipped by a daylight-saving "
-        "change read with the offset before it (02:30 becomes 03:30); repeated ones mean "
-        "their second occurrence. An unknown or inactive service, or a `staff_id` that is "
-        "not an active staff member performing it, answers 404."
+        "`max_advance_days` after today, and on the grid: the local (wall-clock) time of a "
+        "working interval's start plus whole multiples of the slot interval; across a "
+        "daylight-saving change a grid time in the skipped hour has no slot and one in the "
+        "repeated hour has two. Working-hour bounds skipped by a change read with the offset "
+        "before it (02:30 becomes 03:30); repeated ones mean their second occurrence. An "
+        "unknown or inactive service, or a `staff_id` that is not an active staff member "
+        "performing it, answers 404."
     ),
 )
 

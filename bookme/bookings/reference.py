@@ -81,6 +81,11 @@ def to_instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
     return max(readings)
 
 
+def wall_time(zone: ZoneInfo, instant: datetime) -> datetime:
+    """The clock time (naive) `instant` shows in `zone`."""
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
 def _overlaps(a: Span, b: Span) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -163,14 +168,24 @@ class _Rules:
         return spans
 
     def grid(self, staff: Staff, day: date) -> Iterator[datetime]:
-        """Start candidates of one date: each shift's start, then every interval after it."""
+        """Start candidates of one date: the instants of each shift whose wall-clock time is
+        the shift's start plus a whole number of intervals. Each such wall time is read with
+        both offsets: none is an instant in a skipped hour, both are in a repeated one."""
         assert self.service is not None
         step = timedelta(minutes=self.service.slot_interval_minutes)
         for start, end in self.shifts(staff, day):
-            moment = start
-            while moment < end:
-                yield moment
+            first = wall_time(self.zone, start)
+            # Past a fall-back, the wall times of a shift's last hours exceed its end's.
+            last = wall_time(self.zone, end) + timedelta(hours=3)
+            found: set[datetime] = set()
+            moment = first
+            while moment < last:
+                for fold in (0, 1):
+                    instant = moment.replace(tzinfo=self.zone, fold=fold).astimezone(UTC)
+                    if wall_time(self.zone, instant) == moment and start <= instant < end:
+                        found.add(instant)
                 moment += step
+            yield from sorted(found)
 
     def bookable(self, staff: Staff, day: date, start: datetime, busy: list[Span]) -> bool:
         service = self.service

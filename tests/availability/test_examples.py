@@ -120,6 +120,65 @@ def test_a_shift_lying_wholly_in_the_gap_with_its_end_read_earlier_is_empty(tena
     ]
 
 
+def test_the_grid_counts_in_local_time_across_a_spring_forward(tenant):
+    ref = set_timezone(tenant, "America/New_York")
+    cut = service(duration_minutes=30, slot_interval_minutes=45)
+    # 2027-03-14: 02:00 jumps to 03:00. From 00:00 the grid's wall times are 00:00, 00:45,
+    # 01:30, (02:15 does not exist), 03:00, 03:45: not 03:15 and 04:00, which elapsed
+    # minutes from midnight would give.
+    nadia = make_staff(services=[cut], hours={7: [("00:00", "04:30")]})
+    listed = [
+        "2027-03-14T00:00:00-05:00", "2027-03-14T00:45:00-05:00", "2027-03-14T01:30:00-05:00",
+        "2027-03-14T03:00:00-04:00", "2027-03-14T03:45:00-04:00",
+    ]  # fmt: skip
+    assert starts(ref, cut, "2027-03-14") == listed
+
+    def check(text):
+        return availability.free_staff_at(
+            tenant=ref, service_id=cut.id, starts_at=at(text), now=NOW
+        )
+
+    for text in listed:
+        assert check(text) == [nadia.id], text
+    assert check("2027-03-14T03:15:00-04:00") == []
+    assert check("2027-03-14T04:00:00-04:00") == []
+
+
+def test_the_grid_counts_in_local_time_across_a_fall_back_and_repeats_with_the_hour(tenant):
+    ref = set_timezone(tenant, "America/New_York")
+    cut = service(duration_minutes=30, slot_interval_minutes=45)
+    # 2027-11-07: 02:00 EDT falls back to 01:00 EST. 01:30 happens twice, on the grid both
+    # times; after the change the grid goes on at 02:15, 03:00, 03:45 (wall times).
+    nadia = make_staff(services=[cut], hours={7: [("00:00", "04:30")]})
+    listed = [
+        "2027-11-07T00:00:00-04:00", "2027-11-07T00:45:00-04:00", "2027-11-07T01:30:00-04:00",
+        "2027-11-07T01:30:00-05:00", "2027-11-07T02:15:00-05:00", "2027-11-07T03:00:00-05:00",
+        "2027-11-07T03:45:00-05:00",
+    ]  # fmt: skip
+    assert starts(ref, cut, "2027-11-07") == listed
+    for text in listed:
+        found = availability.free_staff_at(
+            tenant=ref, service_id=cut.id, starts_at=at(text), now=NOW
+        )
+        assert found == [nadia.id], text
+    assert starts(ref, cut, "2027-11-14") == [
+        "2027-11-14T00:00:00-05:00", "2027-11-14T00:45:00-05:00", "2027-11-14T01:30:00-05:00",
+        "2027-11-14T02:15:00-05:00", "2027-11-14T03:00:00-05:00", "2027-11-14T03:45:00-05:00",
+    ]  # fmt: skip
+
+
+def test_the_grid_counts_in_local_time_across_casablancas_ramadan_change(tenant):
+    ref = set_timezone(tenant, "Africa/Casablanca")
+    cut = service(duration_minutes=30, slot_interval_minutes=45)
+    # 2027-02-07: 03:00 (UTC+1) falls back to 02:00 (UTC+0). From 01:00 the wall times
+    # 01:00, 01:45, 02:30 (twice), 03:15; elapsed minutes would give 02:15 and 03:00 after it.
+    make_staff(services=[cut], hours={7: [("01:00", "04:00")]})
+    assert starts(ref, cut, "2027-02-07") == [
+        "2027-02-07T01:00:00+01:00", "2027-02-07T01:45:00+01:00", "2027-02-07T02:30:00+01:00",
+        "2027-02-07T02:30:00+00:00", "2027-02-07T03:15:00+00:00",
+    ]  # fmt: skip
+
+
 # --- hours, overrides, grid -------------------------------------------------------------------
 
 

@@ -50,12 +50,13 @@ EXAMPLES = 150
 @st.composite
 def intervals(draw, allow_empty=True):
     """Non-overlapping [start, end) minutes of a day; back-to-back shifts happen on purpose,
-    and so do shifts starting between 01:30 and 03:30, where the offsets change."""
+    and so do shifts starting between 00:00 and 03:30, where the offsets change (some of
+    them running on well past the change, where the slot grid counts in local time)."""
     result = []
     cursor = 0
-    if draw(st.integers(0, 3)) == 0:
-        start = draw(st.sampled_from([90, 120, 135, 150, 165, 180, 210]))
-        end = start + draw(st.sampled_from([15, 30, 45, 60, 90]))
+    if draw(st.integers(0, 2)) == 0:
+        start = draw(st.sampled_from([0, 45, 90, 120, 135, 150, 165, 180, 210]))
+        end = start + draw(st.sampled_from([15, 30, 45, 60, 90, 180, 240, 270, 330]))
         result.append((start, end))
         cursor = end
     for _ in range(draw(st.integers(0 if allow_empty else 1, 3))):
@@ -84,7 +85,7 @@ def worlds(draw):
         duration_minutes=draw(st.sampled_from([5, 15, 20, 30, 45, 60, 90, 120, 240])),
         buffer_before_minutes=draw(st.sampled_from([0, 0, 5, 10, 15, 30, 60])),
         buffer_after_minutes=draw(st.sampled_from([0, 0, 5, 10, 15, 30, 60])),
-        slot_interval_minutes=draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60, 90])),
+        slot_interval_minutes=draw(st.sampled_from([5, 10, 15, 20, 30, 45, 45, 60, 90, 90])),
         min_notice_minutes=draw(st.sampled_from([0, 0, 0, 30, 60, 120, 1440])),
         max_advance_days=draw(st.integers(1, 10)),
         is_active=draw(st.integers(0, 19).map(bool)),
