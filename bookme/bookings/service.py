@@ -864,7 +864,7 @@ def _apply(
         raise errors.InvalidTransition(f"A {booking.status} booking cannot be {_PAST[action]}.")
     if action in ("complete", "no_show") and booking.starts_at > now:
         raise errors.InvalidTransition(
-            f"A booking cannot be marked {_PAST[action]} before it starts."
+            f"A booking cannot be {_PAST[action]} before it starts."
         )
     if reaches in ACTIVE_STATUSES:
         _lock_staff(booking.staff_id)

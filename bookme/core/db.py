@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry
 
-from bookme.core import tenancy
+from bookme.core import clock, tenancy
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -45,7 +45,10 @@ updated_at = Annotated[
         sa.DateTime(timezone=True),
         nullable=False,
         server_default=sa.func.now(),
-        onupdate=sa.func.now(),
+        # The app's clock, as the values the services write: the database's now() is the
+        # transaction's start, before the request's `now`, so a row changed later in the
+        # transaction that created it would seem updated before it was created.
+        onupdate=clock.now,
     ),
 ]
 instant = Annotated[datetime, mapped_column(sa.DateTime(timezone=True))]

@@ -240,6 +240,9 @@ def test_complete_and_no_show_need_a_confirmed_booking_that_has_started(api):
     early = api.post(f"/{first['id']}/complete")
     assert early.status_code == 409
     assert early.get_json()["code"] == "invalid_transition"
+    assert early.get_json()["detail"] == "A booking cannot be completed before it starts."
+    early = api.post(f"/{second['id']}/no-show").get_json()
+    assert early["detail"] == "A booking cannot be marked as a no-show before it starts."
     clock.advance(timedelta(days=1, hours=3))
     assert api.post(f"/{first['id']}/complete").get_json()["status"] == "completed"
     assert api.post(f"/{second['id']}/no-show").get_json()["status"] == "no_show"

@@ -56,6 +56,8 @@ def test_consents_are_written_as_booleans_and_read_with_time_and_source(api):
             "source": "staff",
         },
     }
+    # Recording the consents is not a later change of a customer created at that moment.
+    assert body["updated_at"] == body["created_at"] == "2027-04-01T10:00:00+01:00"
 
 
 def test_consent_changes_append_to_the_history_oldest_first(api):
