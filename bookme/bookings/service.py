@@ -12,6 +12,7 @@ never wait on each other's index entries.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -48,7 +49,7 @@ from bookme.services.models import Service
 from bookme.staff.models import Staff
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from bookme.users.access import Actor
 
@@ -519,11 +520,14 @@ def booking_inputs(
     )
 
 
-def _plan(**request: Any) -> _Plan:
+def _plan(*, vet: Callable[[Any], Any] | None = None, **request: Any) -> _Plan:
     """Who is free for this booking (`booking_inputs`' arguments), read before anything is
-    written; nobody → `_Refusal`."""
+    written; nobody → `_Refusal`, once `vet` has seen the row of `customer_id` (its errors
+    are the request's own, so they come first)."""
     found, customer, candidates = booking_inputs(**request)
     service = _known_service(found)
+    if vet is not None:
+        vet(customer)
     if not candidates:
         why = {k: request[k] for k in ("tenant", "staff_id", "starts_at", "now")}
         raise _Refusal(_unavailable(service=service, **why))
@@ -686,6 +690,11 @@ def _book_requested(
     refused time writes no customer and the unit of work can still end with COMMIT (see
     `_Refusal`).
     """
+    from bookme.customers import service as customers
+
+    if "customer" in data:
+        with _customer_errors():
+            customers.check_details(tenant=tenant, **data["customer"])
     try:
         plan = _plan(
             tenant=tenant,
@@ -694,6 +703,7 @@ def _book_requested(
             staff_id=data.get("staff_id"),
             starts_at=data["starts_at"],
             customer_id=data.get("customer_id"),
+            vet=customers.bookable if "customer_id" in data else None,
         )
         return _book(
             tenant=tenant,
@@ -726,7 +736,7 @@ def _find_or_create_customer(
 ) -> Any:
     from bookme.customers import service as customers
 
-    try:
+    with _customer_errors():
         return customers.find_or_create_customer(
             tenant=tenant,
             actor=actor,
@@ -738,8 +748,14 @@ def _find_or_create_customer(
             consents=given.get("consents"),
             source=source,
         )
+
+
+@contextlib.contextmanager
+def _customer_errors() -> Iterator[None]:
+    """The customer's fields sit under `customer` in the request body, so do their errors."""
+    try:
+        yield
     except errors.ValidationFailed as exc:
-        # The customer's fields sit under `customer` in the request body, so do their errors.
         raise errors.validation_error({"customer": exc.errors or {}}, exc.detail) from exc
 
 
@@ -863,9 +879,7 @@ def _apply(
     if booking.status not in leaves:
         raise errors.InvalidTransition(f"A {booking.status} booking cannot be {_PAST[action]}.")
     if action in ("complete", "no_show") and booking.starts_at > now:
-        raise errors.InvalidTransition(
-            f"A booking cannot be {_PAST[action]} before it starts."
-        )
+        raise errors.InvalidTransition(f"A booking cannot be {_PAST[action]} before it starts.")
     if reaches in ACTIVE_STATUSES:
         _lock_staff(booking.staff_id)
     before = booking.status

@@ -379,6 +379,25 @@ def create_customer(
 
 
 @transactional
+def check_details(
+    *,
+    tenant: tenancy.TenantRef,
+    full_name: str,
+    phone: str | None = None,
+    email: str | None = None,
+    locale: str | None = None,
+    **_: Any,
+) -> None:
+    """The 422 `find_or_create_customer` would give these details, found before anything is
+    read or written (a request's own errors come before what the data then says of it)."""
+    _full_name(full_name)
+    if phone:
+        normalise_phone(phone)
+    if email:
+        normalise_email(email)
+    _locale(locale, tenant)
+
+
 def find_or_create_customer(
     *,
     tenant: tenancy.TenantRef,

@@ -95,6 +95,24 @@ def test_an_unknown_customer_id_is_not_found(api):
 
 
 @pytest.mark.parametrize(
+    "customer",
+    [
+        {"full_name": "   ", "phone": "+212622222222"},
+        {"full_name": "Salma B.", "phone": "0612"},
+        {"full_name": "Salma B.", "email": "not an address"},
+    ],
+)
+def test_the_requests_own_errors_come_before_an_unavailable_time(api, customer):
+    api.created("2027-05-04 10:00")
+    for starts_at in ("2027-05-04 10:00", "2027-05-04 13:00"):  # taken, then out of hours
+        response = api.create(starts_at, customer=customer)
+        assert response.status_code == 422, response.get_json()
+        assert list(response.get_json()["errors"]) == ["customer"]
+    response = api.create("2027-05-04 10:00", customer=None, customer_id=str(uuid.uuid4()))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
     ("starts_at", "why"),
     [
         ("2027-05-04 13:00", "outside working hours"),
