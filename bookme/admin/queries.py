@@ -284,14 +284,14 @@ def page(stmt: sa.Select[Any], number: int, size: int) -> list[Any]:
 
 
 def staff_choices(*, active_only: bool = False) -> list[Staff]:
-    stmt = sa.select(Staff).order_by(Staff.display_name, Staff.id)
+    stmt = sa.select(Staff).where(Staff.deleted_at.is_(None)).order_by(Staff.display_name, Staff.id)
     if active_only:
         stmt = stmt.where(Staff.is_active)
     return list(session().scalars(stmt))
 
 
 def service_choices(*, active_only: bool = False) -> list[Service]:
-    stmt = sa.select(Service).order_by(Service.name, Service.id)
+    stmt = sa.select(Service).where(Service.deleted_at.is_(None)).order_by(Service.name, Service.id)
     if active_only:
         stmt = stmt.where(Service.is_active)
     return list(session().scalars(stmt))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -48,11 +49,13 @@ class Service(Base):
             name="deposit",
         ),
         # One name per category (case-insensitive); uncategorised services share one namespace.
+        # A deleted service's name is free again.
         sa.Index(
             "uq_services_category_name",
             sa.text("coalesce(category_id, '00000000-0000-0000-0000-000000000000'::uuid)"),
             sa.text("lower(name)"),
             unique=True,
+            postgresql_where=sa.text("deleted_at IS NULL"),
         ),
     )
 
@@ -78,6 +81,9 @@ class Service(Base):
     deposit_percent: Mapped[int | None] = mapped_column(sa.SmallInteger)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    # Deleted while past or cancelled bookings still name it: kept for them, gone for the rest
+    # (`catalog.delete_or_archive`).
+    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     category: Mapped[ServiceCategory | None] = relationship()
 

@@ -151,7 +151,8 @@ def update_service(data: dict[str, Any], service_id: uuid.UUID) -> Any:
 def delete_service(service_id: uuid.UUID) -> Any:
     """Delete a service (owner, manager).
 
-    409 `conflict` when future active bookings depend on it, or bookings still reference
-    it: deactivate it instead (`PATCH {"is_active": false}`).
+    409 `conflict` when future active bookings depend on it: deactivate it instead
+    (`PATCH {"is_active": false}`). Past and cancelled bookings keep naming it; it is gone
+    from everything else (404, not listed, not bookable) and its name is free again.
     """
     service.delete_service(**_ctx(), now=clock.now(), service_id=service_id)

@@ -18,6 +18,7 @@ from bookme.core import errors, events, tenancy
 from bookme.core.api import paginate
 from bookme.core.db import session, transactional
 from bookme.services.models import Service, ServiceCategory
+from bookme.staff.models import Staff, staff_services
 
 if TYPE_CHECKING:
     from bookme.users.access import Actor
@@ -53,6 +54,30 @@ def fetch(model: Any, *criteria: Any, for_update: bool = False) -> Any:
 
 def delete_or_conflict(obj: Any, message: str) -> None:
     """Delete `obj` in a savepoint; a row still referencing it (a foreign key) → 409."""
+    if not _deleted(obj):
+        raise errors.Conflict(message)
+
+
+def delete_or_archive(obj: Service | Staff, now: datetime) -> None:
+    """Delete a service or staff member whose future active bookings are gone (the caller
+    checked), or, while past or cancelled bookings still name it, mark it deleted: inactive,
+    out of its category, performing nothing, linked to no user; the catalog's reads and the
+    availability SQL then pass it by, and those bookings keep what they refer to."""
+    if _deleted(obj):
+        return
+    obj.deleted_at = now
+    obj.is_active = False
+    if isinstance(obj, Service):
+        obj.category_id = None
+        session().execute(sa.delete(staff_services).where(staff_services.c.service_id == obj.id))
+    else:
+        obj.user_id = None
+        obj.services = []
+    session().flush()
+
+
+def _deleted(obj: Any) -> bool:
+    """Whether `obj` could be deleted (in a savepoint): False when a foreign key holds it."""
     sess = session()
     try:
         with sess.begin_nested():
@@ -60,8 +85,9 @@ def delete_or_conflict(obj: Any, message: str) -> None:
             sess.flush()
     except sa.exc.IntegrityError as exc:
         if getattr(exc.orig, "sqlstate", None) == "23503":
-            raise errors.Conflict(message) from exc
+            return False
         raise
+    return True
 
 
 # --- categories ---------------------------------------------------------------------------------
@@ -160,6 +186,7 @@ def list_services(
             Service.id,
         )
     )
+    stmt = stmt.where(Service.deleted_at.is_(None))
     if is_active is not None:
         stmt = stmt.where(Service.is_active.is_(is_active))
     if category_id is not None:
@@ -168,7 +195,7 @@ def list_services(
 
 
 def get_service(*, tenant: tenancy.TenantRef, actor: Actor, service_id: uuid.UUID) -> Service:
-    service = fetch(Service, Service.id == service_id)
+    service = fetch(Service, Service.id == service_id, Service.deleted_at.is_(None))
     if service is None:
         raise errors.NotFound("No such service.")
     return service
@@ -186,6 +213,7 @@ def _check_service_name(
     name: str, category_id: uuid.UUID | None, exclude: uuid.UUID | None = None
 ) -> None:
     stmt = sa.select(Service.id).where(
+        Service.deleted_at.is_(None),
         sa.func.lower(Service.name) == name.lower(),
         Service.category_id.is_(None)
         if category_id is None
@@ -248,7 +276,8 @@ def update_service(
 def delete_service(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, service_id: uuid.UUID
 ) -> None:
-    """409 when future active bookings depend on it (or any booking still references it)."""
+    """409 when future active bookings depend on it; kept out of sight while past or
+    cancelled bookings name it (`delete_or_archive`)."""
     service = get_service(tenant=tenant, actor=actor, service_id=service_id)
     events.emit(SERVICE_DELETING, tenant=tenant, service_id=service.id, now=now)
-    delete_or_conflict(service, "Bookings still reference this service; deactivate it instead.")
+    delete_or_archive(service, now)

@@ -65,6 +65,9 @@ class Staff(Base):
     is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    # Deleted while past or cancelled bookings still name them: kept for those, gone for the
+    # rest (`catalog.delete_or_archive`).
+    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     services: Mapped[list[Service]] = relationship(secondary=staff_services, order_by=Service.name)
 

@@ -138,8 +138,9 @@ def update_staff(data: dict[str, Any], staff_id: uuid.UUID) -> Any:
 def delete_staff(staff_id: uuid.UUID) -> Any:
     """Delete a staff member (owner, manager).
 
-    409 `conflict` when future active bookings depend on them, or bookings still reference
-    them: deactivate them instead (`PATCH {"is_active": false}`).
+    409 `conflict` when future active bookings depend on them: deactivate them instead
+    (`PATCH {"is_active": false}`). Past and cancelled bookings keep naming them; they are
+    gone from everything else (404, not listed, not bookable, their user link dropped).
     """
     service.delete_staff(**_ctx(), now=clock.now(), staff_id=staff_id)
 

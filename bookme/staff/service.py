@@ -83,6 +83,7 @@ def _deleted(row: Any) -> None:
 def _staff_query() -> sa.Select[Any]:
     return (
         sa.select(Staff)
+        .where(Staff.deleted_at.is_(None))
         .options(selectinload(Staff.services))
         .order_by(Staff.display_name, Staff.id)
     )
@@ -130,7 +131,7 @@ def list_service_staff(
 
 
 def get_staff(*, tenant: tenancy.TenantRef, actor: Actor, staff_id: uuid.UUID) -> Staff:
-    staff = fetch(Staff, Staff.id == staff_id)
+    staff = fetch(Staff, Staff.id == staff_id, Staff.deleted_at.is_(None))
     if staff is None:
         raise errors.NotFound("No such staff member.")
     return staff
@@ -159,7 +160,12 @@ def _services(ids: list[uuid.UUID]) -> list[Service]:
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return []
-    found = {s.id: s for s in session().scalars(sa.select(Service).where(Service.id.in_(wanted)))}
+    found = {
+        s.id: s
+        for s in session().scalars(
+            sa.select(Service).where(Service.id.in_(wanted), Service.deleted_at.is_(None))
+        )
+    }
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise errors.validation_error({"service_ids": [f"No such service: {', '.join(missing)}."]})
@@ -204,12 +210,11 @@ def update_staff(
 def delete_staff(
     *, tenant: tenancy.TenantRef, actor: Actor, now: datetime, staff_id: uuid.UUID
 ) -> None:
-    """409 when future active bookings depend on them (or any booking still references them)."""
+    """409 when future active bookings depend on them; kept out of sight while past or
+    cancelled bookings name them (`catalog.delete_or_archive`)."""
     staff = get_staff(tenant=tenant, actor=actor, staff_id=staff_id)
     events.emit(STAFF_DELETING, tenant=tenant, staff_id=staff.id, now=now)
-    catalog.delete_or_conflict(
-        staff, "Bookings still reference this staff member; deactivate them instead."
-    )
+    catalog.delete_or_archive(staff, now)
 
 
 # --- whose schedule -----------------------------------------------------------------------------
@@ -225,7 +230,7 @@ def check_schedule_access(*, tenant: tenancy.TenantRef, actor: Actor, staff_id: 
 
 def _locked_staff(staff_id: uuid.UUID) -> Staff:
     """The staff row, locked so concurrent replacements of one schedule run one at a time."""
-    staff = fetch(Staff, Staff.id == staff_id, for_update=True)
+    staff = fetch(Staff, Staff.id == staff_id, Staff.deleted_at.is_(None), for_update=True)
     if staff is None:
         raise errors.NotFound("No such staff member.")
     return staff

@@ -219,6 +219,51 @@ def _pending(salon, booking_id, hold_until=None):
     return row
 
 
+def test_a_service_and_staff_member_named_only_by_cancelled_or_past_bookings_are_deleted(
+    api, salon
+):
+    cancelled = api.created("2027-05-04 10:00")
+    done = api.created("2027-05-03 11:00")
+    service_url = f"/api/v1/services/{salon.service.id}"
+    staff_url = f"/api/v1/staff/{salon.nadia.id}"
+    # Future active bookings depend on them: refused.
+    for url in (service_url, staff_url):
+        response = api.client.delete(url, headers=api.headers)
+        assert response.status_code == 409, url
+    assert api.post(f"/{cancelled['id']}/cancel", {"reason": "moved away"}).status_code == 200
+    clock.advance(timedelta(hours=4))
+    assert api.post(f"/{done['id']}/complete").status_code == 200
+    # Only a cancelled and a completed booking name them now.
+    for url in (staff_url, service_url):
+        assert api.client.delete(url, headers=api.headers).status_code == 204, url
+        assert api.client.get(url, headers=api.headers).status_code == 404, url
+        assert api.client.delete(url, headers=api.headers).status_code == 404, url
+    listed = api.client.get("/api/v1/services", headers=api.headers).get_json()
+    assert str(salon.service.id) not in {s["id"] for s in listed}
+    listed = api.client.get("/api/v1/staff", headers=api.headers).get_json()
+    assert [s["display_name"] for s in listed] == ["Karim"]
+    # The bookings keep what they name; the name is free for a new service.
+    kept = api.get(f"/{done['id']}").get_json()
+    assert (kept["service_id"], kept["staff_id"]) == (done["service_id"], done["staff_id"])
+    again = api.client.post(
+        "/api/v1/services",
+        json={"name": "Coupe", "duration_minutes": 30, "price": "90.00"},
+        headers=api.headers,
+    )
+    assert again.status_code == 201, again.get_json()
+    # Neither can be booked, assigned or scheduled any more.
+    response = api.create("2027-05-06 10:00", staff_id=str(salon.karim.id))
+    assert response.status_code in (404, 409, 422), response.get_json()
+    response = api.client.put(f"{staff_url}/working-hours", json=[], headers=api.headers)
+    assert response.status_code == 404
+    response = api.client.patch(
+        f"/api/v1/staff/{salon.karim.id}",
+        json={"service_ids": [str(salon.service.id)]},
+        headers=api.headers,
+    )
+    assert response.status_code == 422
+
+
 def test_confirm_moves_pending_to_confirmed_and_only_that(api, salon):
     booking = api.created()
     assert api.post(f"/{booking['id']}/confirm").get_json()["code"] == "invalid_transition"

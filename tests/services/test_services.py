@@ -275,15 +275,25 @@ def test_a_service_with_future_bookings_cannot_be_deleted_but_can_be_deactivated
     assert deactivated.status_code == 200
 
 
-def test_a_service_still_referenced_by_a_row_of_another_table_conflicts(client, tenant):
+def test_a_service_still_referenced_by_a_row_of_another_table_is_kept_out_of_sight(client, tenant):
     use_tenant(tenant)
     service = make_service()
     session().execute(sa.text("CREATE TABLE refs (service_id uuid REFERENCES services (id))"))
     session().execute(sa.text("INSERT INTO refs VALUES (:id)"), {"id": service.id})
     session().commit()
     response = client.delete(f"{URL}/{service.id}", headers=tenant.headers())
-    assert response.status_code == 409
-    assert response.get_json()["code"] == "conflict"
+    assert response.status_code == 204
+    assert client.get(f"{URL}/{service.id}", headers=tenant.headers()).status_code == 404
+    assert client.get(URL, headers=tenant.headers()).get_json() == []
+    row = (
+        session()
+        .execute(
+            sa.text("SELECT is_active, deleted_at IS NOT NULL FROM services WHERE id = :id"),
+            {"id": service.id},
+        )
+        .one()
+    )
+    assert tuple(row) == (False, True)
 
 
 def test_another_tenants_service_is_invisible(client, tenant, other_tenant):
