@@ -80,7 +80,9 @@ def slug_problem(slug: str) -> str | None:
     """Why `slug` cannot name a tenant, or None when it can."""
     if not SLUG_RE.fullmatch(slug):
         return "3-63 characters of a-z, 0-9 and '-', starting with a letter."
-    if slug in RESERVED_SLUGS or slug.startswith(("pg-", "pg_")) or slug.endswith("-"):
+    # (A slug ending in '-' is one API.md allows; it is not a host name label, so such a
+    # tenant is reached by X-Tenant or its own domains, not as `<slug>.<base domain>`.)
+    if slug in RESERVED_SLUGS or slug.startswith(("pg-", "pg_")):
         return "This slug is reserved."
     return None
 
