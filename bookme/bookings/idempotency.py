@@ -20,13 +20,16 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response
+from flask import Response, has_request_context, request
 
 from bookme.core import errors
 from bookme.core.db import session, transactional
 
 TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=60)
+# Marks a replayed answer (as Stripe does): same status and body as the first, plus this.
+REPLAYED_HEADER = "Idempotent-Replayed"
+_RETRY = "bookme.idempotent_retry"
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,22 @@ def _claim(*, scope: str, key: str, digest: bytes, now: datetime) -> Claim | Res
         raise errors.IdempotencyKeyReused(
             "This Idempotency-Key was used for a different request; use a new key."
         )
+    if has_request_context():  # (the request's own: `g` may outlive it, as in tests)
+        request.environ[_RETRY] = True
     if row.state == "in_progress":
         raise errors.IdempotencyInProgress(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
             headers={"Retry-After": "1"},
         )
-    return json_response(row.response_status, row.response_body)
+    replay = json_response(row.response_status, row.response_body)
+    replay.headers[REPLAYED_HEADER] = "true"
+    return replay
+
+
+def is_retry() -> bool:
+    """Whether this request repeated an Idempotency-Key already answered (a replay) or still
+    being answered: it did nothing, so limits on doing things need not count it."""
+    return has_request_context() and bool(request.environ.get(_RETRY))
 
 
 def begin(*, scope: str, key: str, digest: bytes, now: datetime) -> Claim | Response:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask_smorest.pagination import PaginationParameters
 
-from bookme.bookings import service
+from bookme.bookings import idempotency, service
 from bookme.bookings.schemas import (
     BookingCancelSchema,
     BookingCreateSchema,
@@ -143,13 +143,9 @@ def get_booking(booking_id: uuid.UUID) -> Any:
 @blp.response(200, BookingEventSchema(many=True))
 @blp.paginate()
 @blp.problems(400, 401, 403, 404, 422)
-def list_booking_events(
-    booking_id: uuid.UUID, pagination_parameters: PaginationParameters
-) -> Any:
+def list_booking_events(booking_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Any:
     """The booking's audit trail, oldest first."""
-    return service.list_events(
-        **_ctx(), booking_id=booking_id, pagination=pagination_parameters
-    )
+    return service.list_events(**_ctx(), booking_id=booking_id, pagination=pagination_parameters)
 
 
 @blp.route("/bookings/<uuid:booking_id>/confirm", methods=["POST"])
@@ -230,6 +226,8 @@ def reschedule_booking(data: dict[str, Any], booking_id: uuid.UUID) -> Any:
     PUBLIC_PER_PHONE,
     key_func=lambda: _phone_key() or "-",
     exempt_when=lambda: _phone_key() is None,
+    # A retry with an Idempotency-Key already answered books nothing again.
+    deduct_when=lambda _response: not idempotency.is_retry(),
 )
 @access.public
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
@@ -247,7 +245,8 @@ def create_public_booking(headers: dict[str, Any], data: dict[str, Any]) -> Any:
     """Book as a customer (no account): 201 with the booking and its `manage_token`, shown once.
 
     The customer is found by phone (else email) or created. Rate-limited: 20 a minute per
-    client address, 5 an hour per phone number (429 `rate_limited` with Retry-After).
+    client address, 5 an hour per phone number (429 `rate_limited` with Retry-After); a
+    retry of an Idempotency-Key already answered or in progress is not counted per phone.
     `Idempotency-Key` works as on `POST /bookings`, scoped to the client address.
 
     A service asking for online payment (a deposit or all of it) takes `payment_provider`

@@ -93,7 +93,11 @@ class IdempotencyHeaderSchema(QuerySchema):
     idempotency_key = ma.fields.String(
         data_key="Idempotency-Key",
         validate=ma.validate.Length(min=1, max=IDEMPOTENCY_KEY_MAX),
-        metadata={"description": "Up to 255 characters; keys are kept 24 hours."},
+        metadata={
+            "description": "Up to 255 characters; keys are kept 24 hours. A retry with the "
+            "same key and request gets the first answer again (same status and body) with "
+            "the header `Idempotent-Replayed: true`."
+        },
     )
 
     @ma.validates("idempotency_key")

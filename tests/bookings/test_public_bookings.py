@@ -230,6 +230,27 @@ def test_five_public_bookings_an_hour_per_phone_number(client, salon):
     assert other.status_code == 201
 
 
+def test_retries_of_one_idempotency_key_do_not_use_up_the_phone_numbers_bookings(client, salon):
+    def book(index, key):
+        return client.post(
+            "/api/v1/public/bookings",
+            json=_body(salon, _later(index)),
+            headers={"X-Tenant": salon.tenant.slug, "Idempotency-Key": key},
+        )
+
+    first = book(0, "retry-me")
+    assert first.status_code == 201
+    assert "Idempotent-Replayed" not in first.headers
+    for _ in range(6):
+        again = book(0, "retry-me")
+        assert again.status_code == 201, again.get_json()
+        assert again.get_json() == first.get_json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+    # The phone number still has its other four bookings of the hour, and no more.
+    statuses = [book(index, f"key-{index}").status_code for index in range(1, 6)]
+    assert statuses == [201, 201, 201, 201, 429]
+
+
 def test_twenty_public_bookings_a_minute_per_client_address(client, salon):
     statuses = []
     for index in range(21):
