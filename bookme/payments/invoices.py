@@ -2,9 +2,10 @@
 
 Numbers run without gaps per tenant, kind and local year: the counter row is incremented by
 an upsert in the issuing transaction, so its row lock serialises concurrent issuers and a
-rolled-back transaction gives its number back. Tax is taken out of the tax-inclusive total
-and rounded half up to the cent (`money.split_tax`); a credit note's split is the difference
-of cumulative splits, so refunds that add up to a payment add up, net and tax, to its invoice.
+rolled-back transaction gives its number back. Each document's tax is taken out of its own
+tax-inclusive total and rounded half up to the cent (`money.split_tax`), as API.md states: a
+credit note is split on its own amount, so partial refunds' taxes may differ by a cent from
+their invoice's.
 """
 
 from __future__ import annotations
@@ -185,7 +186,6 @@ def issue_credit_note(
     booking: Booking,
     payment: Payment,
     refund: Refund,
-    refunded_before: int,
     now: datetime,
 ) -> Invoice:
     """The credit note of a succeeded refund, at its payment's invoice's tax rate."""
@@ -199,9 +199,7 @@ def issue_credit_note(
     from decimal import Decimal
 
     rate = original.tax_rate if original else (settings.tax_rate if settings else Decimal("20.00"))
-    excl, tax = money.split_tax_portion(
-        total=payment.amount, before=refunded_before, amount=refund.amount, rate=rate
-    )
+    excl, tax = money.split_tax(refund.amount, rate)
     return _issue(
         tenant=tenant,
         settings=settings,

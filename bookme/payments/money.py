@@ -68,18 +68,6 @@ def split_tax(total: int, rate: Decimal) -> tuple[int, int]:
     return total - tax, tax
 
 
-def split_tax_portion(*, total: int, before: int, amount: int, rate: Decimal) -> tuple[int, int]:
-    """(excl, tax) of `amount` taken from `total` after `before` was already taken.
-
-    Computed as the difference of cumulative splits, so any sequence of partial refunds that
-    adds up to the total also adds up, tax and net, to the invoice's own split.
-    """
-    if before < 0 or amount < 0 or before + amount > total:
-        raise ValueError("portion outside the total")
-    tax = tax_of(before + amount, rate) - tax_of(before, rate)
-    return amount - tax, tax
-
-
 def convert(minor: int, rate: Decimal) -> int:
     """An amount at a fixed exchange rate (units of the target per unit), rounded half up."""
     return round_half_up(Decimal(minor) * rate)

@@ -11,6 +11,7 @@ from flask import Response, g
 from flask_smorest.pagination import PaginationParameters
 
 from bookme.bookings import service as bookings
+from bookme.bookings.schemas import IdempotencyHeaderSchema
 from bookme.core import clock, errors, tenancy
 from bookme.core.api import Blueprint, ProblemSchema
 from bookme.payments import invoices, pdf, service
@@ -26,7 +27,6 @@ from bookme.payments.schemas import (
     PaymentSettingsUpdateSchema,
     PublicPaySchema,
     RefundCreateSchema,
-    RefundIdempotencySchema,
     RefundSchema,
 )
 from bookme.users import access
@@ -55,17 +55,6 @@ _provider_error = blp.alt_response(
 
 def _ctx() -> dict[str, Any]:
     return {"tenant": access.current_tenant(), "actor": access.current_actor()}
-
-
-def _may_change_booking(fn: F) -> F:
-    """After `access.member()`: staff members reach only their own bookings (before the body)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        bookings.authorize_change(**_ctx(), booking_id=kwargs["booking_id"])
-        return fn(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _manage_token(fn: F) -> F:
@@ -133,7 +122,7 @@ def get_payment(payment_id: uuid.UUID) -> Any:
 
 @blp.route("/bookings/<uuid:booking_id>/payments", methods=["POST"])
 @access.member()
-@_may_change_booking
+@access.found(service.booking_exists)
 @blp.arguments(PaymentCreateSchema)
 @blp.response(201, OpenPaymentSchema)
 @_provider_error
@@ -141,9 +130,10 @@ def get_payment(payment_id: uuid.UUID) -> Any:
 def create_payment(data: dict[str, Any], booking_id: uuid.UUID) -> Any:
     """Record cash paid at the counter, or open an online payment for what is due.
 
-    `provider: "cash"` with `amount` (at most what is due) is succeeded at once, with its
-    invoice. `stripe` or `paypal` open a payment for `amount` (default: all that is due) and
-    answer its `client_secret` or `approval_url`; an open one that fits is returned instead.
+    Any member, for any booking of the business. `provider: "cash"` with `amount` (at most
+    what is due) is succeeded at once, with its invoice. `stripe` or `paypal` open a payment
+    for `amount` (default: all that is due) and answer its `client_secret` or `approval_url`;
+    an open one that fits is returned instead. The payment reads as `GET /payments/{id}`.
     A cancelled booking → 409 `invalid_transition`; provider not set up → 422
     `provider_not_configured`.
     """
@@ -153,18 +143,35 @@ def create_payment(data: dict[str, Any], booking_id: uuid.UUID) -> Any:
 @blp.route("/payments/<uuid:payment_id>/refunds", methods=["POST"])
 @access.member("owner", "manager")
 @access.found(service.payment_exists)
-@blp.arguments(RefundIdempotencySchema, location="headers")
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.arguments(RefundCreateSchema)
 @blp.response(201, RefundSchema)
-@blp.problems(400, 401, 403, 404, 422)
+@blp.alt_response(
+    409,
+    schema=ProblemSchema,
+    content_type=errors.PROBLEM_MIMETYPE,
+    description="A request with this Idempotency-Key is still being processed "
+    "(`idempotency_in_progress`); retry shortly.",
+)
+@blp.alt_response(
+    422,
+    schema=ProblemSchema,
+    content_type=errors.PROBLEM_MIMETYPE,
+    description="Validation error (`validation_error`), more than remains of the payment "
+    "(`refund_exceeds_payment`), or the Idempotency-Key was used for a different request "
+    "(`idempotency_key_reused`).",
+)
+@blp.problems(400, 401, 403, 404)
 def refund_payment(headers: dict[str, Any], data: dict[str, Any], payment_id: uuid.UUID) -> Any:
     """Refund `amount` (default: all that remains), with an optional `reason`.
 
     More than paid minus refunded (and refunds still pending), or nothing left → 422
     `refund_exceeds_payment`, however many requests race. Cash refunds are recorded at once;
     online ones go to the provider: `succeeded`, `failed` with `failure_reason`, or `pending`
-    until it confirms. The same `Idempotency-Key` answers the refund it first created; with
-    a different body → 422 `idempotency_key_reused`.
+    until it confirms. An `Idempotency-Key` is the caller's, as on `POST /bookings`: the
+    same key and request answers the refund it first created (as it is now), or the same
+    refusal; with a different request (another payment included) → 422
+    `idempotency_key_reused`; while the first still runs → 409 `idempotency_in_progress`.
     """
     return service.refund_payment(
         **_ctx(),

@@ -322,14 +322,6 @@ class RefundCreateSchema(Schema):
             raise ma.ValidationError("Must be more than zero.")
 
 
-class RefundIdempotencySchema(QuerySchema):
-    idempotency_key = ma.fields.String(
-        data_key="Idempotency-Key",
-        validate=ma.validate.Length(min=1, max=255),
-        metadata={"description": "The same key replays the refund it created (24 h and beyond)."},
-    )
-
-
 class _PeriodArgs(QuerySchema):
     from_ = ma.fields.String(
         data_key="from",

@@ -15,7 +15,6 @@ Three rules hold everywhere:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import uuid
@@ -23,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Response, current_app
 from flask_smorest.pagination import PaginationParameters
 
+from bookme.bookings import idempotency
 from bookme.bookings.models import ACTIVE_STATUSES, Booking
 from bookme.bookings.schemas import resolve_bound
 from bookme.core import crypto, errors, events, tenancy
@@ -382,6 +382,11 @@ def _payment(payment_id: uuid.UUID, *, lock: bool = False) -> Payment:
     return payment
 
 
+def booking_exists(*, booking_id: uuid.UUID, **_: Any) -> None:
+    """404 for a booking this tenant doesn't have (checked before a request body is read)."""
+    _booking(booking_id)
+
+
 def payment_exists(*, payment_id: uuid.UUID, **_: Any) -> None:
     """404 for a payment this tenant doesn't have (checked before a request body is read)."""
     _payment(payment_id)
@@ -571,7 +576,8 @@ def _fields(payment: Payment) -> dict[str, Any]:
 
 
 def open_view(payment: Payment, settings: PaymentSettings | None = None) -> dict[str, Any]:
-    """The payment as its payer needs it: client_secret (Stripe) or approval_url (PayPal)."""
+    """The payment as `GET /payments/{id}` shows it (null where there is no value), plus what
+    its payer needs while it can be paid: client_secret (Stripe) or approval_url (PayPal)."""
     view: dict[str, Any] = _fields(payment)
     if payment.status in OPEN_STATUSES:
         if payment.client_secret:
@@ -581,7 +587,7 @@ def open_view(payment: Payment, settings: PaymentSettings | None = None) -> dict
                 view["publishable_key"] = key.stripe_publishable_key
         if payment.approval_url:
             view["approval_url"] = payment.approval_url
-    return {k: v for k, v in view.items() if v is not None or k in ("succeeded_at",)}
+    return view
 
 
 def _return_url(booking: Booking) -> str | None:
@@ -1088,8 +1094,6 @@ def _reserve_refund(
     reason: str | None,
     actor: Actor,
     now: datetime,
-    request_key: str | None = None,
-    fingerprint: bytes | None = None,
     send_now: bool = False,
 ) -> Refund:
     """Reserve a refund of a locked payment: never more than paid minus refunded and pending."""
@@ -1109,8 +1113,6 @@ def _reserve_refund(
         origin=origin,
         reason=reason,
         actor=actor.as_dict(),
-        request_key=request_key,
-        request_fingerprint=fingerprint,
         created_at=now,
         updated_at=now,
     )
@@ -1168,16 +1170,21 @@ def _settle(
         booking=booking,
         payment=payment,
         refund=refund,
-        refunded_before=before,
         now=now,
     )
     refresh_booking(booking, now)
     events.emit(REFUNDED, payment=payment, refund=refund, booking=booking, tenant=tenant, now=now)
 
 
-def _refund_fingerprint(payment_id: uuid.UUID, amount: int | None, reason: str | None) -> bytes:
-    text = json.dumps({"payment": str(payment_id), "amount": amount, "reason": reason})
-    return hashlib.sha256(text.encode()).digest()
+REFUND_OPERATION = "refund_payment"
+
+
+def refund_request(
+    *, payment_id: uuid.UUID, amount: int | None, reason: str | None
+) -> dict[str, Any]:
+    """What an Idempotency-Key of a refund stands for: the payment is part of the request (the
+    key's scope is the caller, as for bookings), so a key reused on another payment is 422."""
+    return {"payment_id": payment_id, "amount": amount, "reason": reason}
 
 
 @transactional
@@ -1189,24 +1196,9 @@ def _request_refund(
     payment_id: uuid.UUID,
     amount: int | None,
     reason: str | None,
-    key: str | None,
-) -> tuple[Refund, bool]:
+    claim: idempotency.Claim | None,
+) -> Refund:
     booking, payment = _lock(payment_id)
-    digest = _refund_fingerprint(payment_id, amount, reason)
-    if key is not None:
-        earlier = (
-            session()
-            .scalars(
-                sa.select(Refund).where(Refund.payment_id == payment_id, Refund.request_key == key)
-            )
-            .first()
-        )
-        if earlier is not None:
-            if bytes(earlier.request_fingerprint or b"") != digest:
-                raise errors.IdempotencyKeyReused(
-                    "This Idempotency-Key was used for a different refund; use a new key."
-                )
-            return earlier, False
     refund = _reserve_refund(
         tenant=tenant,
         booking=booking,
@@ -1216,11 +1208,35 @@ def _request_refund(
         reason=reason,
         actor=actor,
         now=now,
-        request_key=key,
-        fingerprint=digest,
         send_now=True,
     )
-    return refund, True
+    if claim is not None:  # the key's answer is committed with the refund it names
+        idempotency.store(claim, 201, {"id": str(refund.id)})
+    return refund
+
+
+@overload
+def refund_payment(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    payment_id: uuid.UUID,
+    data: dict[str, Any],
+    idempotency_key: None = None,
+) -> Refund: ...
+
+
+@overload
+def refund_payment(
+    *,
+    tenant: tenancy.TenantRef,
+    actor: Actor,
+    now: datetime,
+    payment_id: uuid.UUID,
+    data: dict[str, Any],
+    idempotency_key: str | None,
+) -> Refund | Response: ...
 
 
 def refund_payment(
@@ -1231,24 +1247,46 @@ def refund_payment(
     payment_id: uuid.UUID,
     data: dict[str, Any],
     idempotency_key: str | None = None,
-) -> Refund:
+) -> Refund | Response:
     """Refund all that remains or `amount`; online refunds go to the provider at once.
 
     The refund is reserved under the payment's lock (so concurrent requests can never refund
     more than was paid), sent outside any transaction, then settled. A provider outage leaves
-    it `pending` for the worker to retry with the same idempotency key.
+    it `pending` for the worker to retry with the same idempotency key. The caller's
+    Idempotency-Key replays the refund it reserved (as it is now), or the refusal it got (a
+    Response); without a key the answer is always the refund.
     """
     amount = money.parse(data["amount"]) if data.get("amount") is not None else None
-    refund, new = _request_refund(
-        tenant=tenant,
-        actor=actor,
-        now=now,
-        payment_id=payment_id,
-        amount=amount,
-        reason=data.get("reason"),
+    reason = data.get("reason")
+    reserved: list[Refund] = []
+
+    def reserve(claim: idempotency.Claim | None) -> Response:
+        refund = _request_refund(
+            tenant=tenant,
+            actor=actor,
+            now=now,
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            claim=claim,
+        )
+        reserved.append(refund)
+        return idempotency.json_response(201, {"id": str(refund.id)})
+
+    answer = idempotency.run(
+        scope=f"user:{actor.user_id}",
         key=idempotency_key,
+        operation=REFUND_OPERATION,
+        data=refund_request(payment_id=payment_id, amount=amount, reason=reason),
+        now=now,
+        execute=reserve,
     )
-    if new and refund.status == "pending":
+    if not reserved:  # replayed: the refund the key first reserved, or its refusal
+        if answer.status_code != 201:
+            return answer
+        return get_refund(refund_id=uuid.UUID(json.loads(answer.get_data(as_text=True))["id"]))
+    refund = reserved[0]
+    if refund.status == "pending":
         execute_refund(tenant=tenant, now=now, refund_id=refund.id)
         refund = get_refund(refund_id=refund.id)
     return refund

@@ -225,6 +225,10 @@ def create_tenant(
 
 
 def get_by_slug(slug: str) -> Tenant | None:
+    """The tenant named `slug`, or None. A slug no tenant can have (a NUL, which PostgreSQL's
+    text refuses, or anything off the slug pattern) is not looked up: it is simply not found."""
+    if not SLUG_RE.fullmatch(slug):
+        return None
     return session().scalar(sa.select(Tenant).where(Tenant.slug == slug))
 
 
@@ -308,9 +312,16 @@ def resolve_with(
     if label and "." not in label and label not in RESERVED_SLUGS:
         slug = label
     header = (header_slug or "").strip().lower()[:64] or None
+    # A name no tenant can have (a NUL, which PostgreSQL's text refuses, or a slug off the
+    # pattern) is not looked up; it still names a tenant that is not found, not none at all.
     rows = driver_rows(
         _resolve_statement(lateral),
-        {**(params or {}), "slug": slug or "", "header_slug": header or "", "host": host},
+        {
+            **(params or {}),
+            "slug": slug if slug and SLUG_RE.fullmatch(slug) else "",
+            "header_slug": header if header and SLUG_RE.fullmatch(header) else "",
+            "host": "" if "\x00" in host else host,
+        },
     )
     if not rows:
         if slug is None and header is None:

@@ -53,6 +53,34 @@ def test_an_invoice_carries_the_issuer_the_customer_and_the_tax(api):
     assert api.get(f"/invoices/{invoice['id']}").get_json() == invoice
 
 
+def test_each_credit_note_takes_its_tax_out_of_its_own_total(api):
+    # API.md: tax is taken out of each document's tax-inclusive total, rounded half up.
+    _, payment = _cash(api, "10.00")
+    for amount in ("2.00", "5.00", "3.00"):
+        answer = api.post(f"/payments/{payment['id']}/refunds", {"amount": amount})
+        assert answer.status_code == 201, answer.get_json()
+    invoice = api.get("/invoices", kind="invoice").get_json()[0]
+    assert (invoice["total"], invoice["tax"], invoice["total_excl_tax"]) == (
+        "10.00",
+        "1.67",
+        "8.33",
+    )
+    notes = api.get("/invoices", kind="credit_note").get_json()
+    # 5.00 * 20/120 = 0.8333: 0.83, not the 0.84 that would make the notes add up.
+    assert [(n["total"], n["tax"], n["total_excl_tax"]) for n in notes] == [
+        ("2.00", "0.33", "1.67"),
+        ("5.00", "0.83", "4.17"),
+        ("3.00", "0.50", "2.50"),
+    ]
+    for note in notes:
+        (line,) = note["lines"]
+        assert (line["total"], line["tax"], line["total_excl_tax"]) == (
+            note["total"],
+            note["tax"],
+            note["total_excl_tax"],
+        )
+
+
 def test_numbers_restart_with_each_local_year(api):
     _cash(api, "10.00")
     # 31 December 23:30 UTC is already 1 January in Casablanca.

@@ -59,29 +59,6 @@ def test_tax_split_always_sums_back_to_the_total(total, rate):
     assert abs(Decimal(tax) - exact) <= Decimal("0.5")
 
 
-@given(total=amounts, rate=rates, data=st.data())
-def test_partial_refunds_sum_back_to_the_invoice(total, rate, data):
-    cuts = (
-        sorted(
-            data.draw(
-                st.lists(st.integers(min_value=1, max_value=total - 1), unique=True, max_size=6)
-            )
-        )
-        if total > 1
-        else []
-    )
-    parts = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-    before, taxes, nets = 0, 0, 0
-    for part in parts:
-        excl, tax = money.split_tax_portion(total=total, before=before, amount=part, rate=rate)
-        assert excl + tax == part and excl >= 0 and tax >= 0
-        before += part
-        taxes += tax
-        nets += excl
-    assert before == total
-    assert (nets, taxes) == money.split_tax(total, rate)
-
-
 @given(
     total=amounts,
     rate=st.decimals(min_value=Decimal("0.0001"), max_value=10, places=4),
@@ -92,11 +69,6 @@ def test_converted_partial_refunds_sum_back_to_the_charged_amount(total, rate, d
     first = money.convert(cut, rate) - money.convert(0, rate)
     second = money.convert(total, rate) - money.convert(cut, rate)
     assert first + second == money.convert(total, rate)
-
-
-def test_a_portion_outside_the_total_is_refused():
-    with pytest.raises(ValueError):
-        money.split_tax_portion(total=100, before=60, amount=50, rate=Decimal("20"))
 
 
 def test_payments_stay_in_the_business_currency():

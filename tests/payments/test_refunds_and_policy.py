@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -53,6 +54,37 @@ def test_cash_at_the_counter_is_paid_at_once_with_its_invoice(api):
     assert numbers == ["2027-000001", "2027-000002"]
 
 
+def test_the_cash_201_is_the_payment_as_get_shows_it(api):
+    booking = api.staff_book(api.salon.plain)
+    answer = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "50.00"}
+    )
+    assert answer.status_code == 201, answer.get_json()
+    created = answer.get_json()
+    shown = api.payment(created["id"])
+    assert shown.pop("refunds") == []
+    assert created == shown
+    for name in ("provider_reference", "failure_reason", "expires_at", "charged_amount"):
+        assert created[name] is None
+    assert created["exchange_rate"] is None
+
+
+def test_any_member_records_cash_for_any_booking(api):
+    booking = api.staff_book(api.salon.plain)  # Nadia's, not this staff member's
+    staff = api.as_(add_member(api.salon.tenant, "staff"))
+    answer = staff.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert api.booking(booking["id"])["payment_status"] == "paid"
+    # Access still comes before the body: an unknown booking is 404 whatever it holds.
+    unknown = staff.post(f"/bookings/{uuid.uuid4()}/payments", {"nonsense": True})
+    assert unknown.status_code == 404 and unknown.get_json()["code"] == "not_found"
+    # Refunds stay with owners and managers.
+    payment_id = answer.get_json()["id"]
+    assert staff.post(f"/payments/{payment_id}/refunds", {}).status_code == 403
+
+
 def test_cash_beyond_what_is_due_is_refused(api):
     booking = api.staff_book(api.salon.plain)
     answer = api.post(
@@ -82,7 +114,7 @@ def test_cash_is_refunded_by_staff_at_once_with_a_credit_note(api):
         ("AV-2027-000001", "30.00", "5.00"),
         ("AV-2027-000002", "50.00", "8.33"),
     ]
-    # Net and tax of the credit notes add up to the invoice's.
+    # Each document's tax comes out of its own total (here they happen to add up).
     invoice = api.get("/invoices", kind="invoice").get_json()[0]
     assert invoice["tax"] == "13.33"
     exceeded = api.post(f"/payments/{payment['id']}/refunds", {"amount": "0.01"})
@@ -124,6 +156,87 @@ def test_the_same_idempotency_key_answers_the_same_refund(api):
     assert api.payment(payment["id"])["amount_refunded"] == "10.00"
     other = api.post(f"/payments/{payment['id']}/refunds", {"amount": "20.00"}, headers=key)
     assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
+
+
+def _cash_payment(api, starts_at="2027-05-04 15:00"):
+    booking = api.staff_book(api.salon.plain, starts_at)
+    answer = api.post(
+        f"/bookings/{booking['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    )
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()
+
+
+def test_an_idempotency_key_reused_on_another_payment_is_422(api):
+    first, second = _cash_payment(api), _cash_payment(api, "2027-05-04 16:00")
+    key = {"Idempotency-Key": "refund-2"}
+    body = {"amount": "10.00"}
+    assert api.post(f"/payments/{first['id']}/refunds", body, headers=key).status_code == 201
+    other = api.post(f"/payments/{second['id']}/refunds", body, headers=key)
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
+    assert api.payment(second["id"])["amount_refunded"] == "0.00"
+    assert api.payment(first["id"])["amount_refunded"] == "10.00"
+
+
+def test_an_idempotency_key_used_for_a_booking_is_not_reused_for_a_refund(api):
+    key = {"Idempotency-Key": "shared-key"}
+    booked = api.post(
+        "/bookings",
+        {
+            "service_id": str(api.salon.plain.id),
+            "staff_id": str(api.salon.nadia.id),
+            "starts_at": "2027-05-04T15:00:00+01:00",
+            "customer": {"full_name": "Salma B.", "phone": "+212612345678"},
+        },
+        headers=key,
+    )
+    assert booked.status_code == 201
+    payment = api.post(
+        f"/bookings/{booked.get_json()['id']}/payments", {"provider": "cash", "amount": "80.00"}
+    ).get_json()
+    refund = api.post(f"/payments/{payment['id']}/refunds", {}, headers=key)
+    assert refund.status_code == 422 and refund.get_json()["code"] == "idempotency_key_reused"
+    assert api.payment(payment["id"])["amount_refunded"] == "0.00"
+
+
+def test_refund_idempotency_keys_are_scoped_to_the_caller(api):
+    payment = _cash_payment(api)
+    manager = api.as_(add_member(api.salon.tenant, "manager"))
+    key = {"Idempotency-Key": "same-key"}
+    first = api.post(f"/payments/{payment['id']}/refunds", {"amount": "10.00"}, headers=key)
+    again = manager.post(f"/payments/{payment['id']}/refunds", {"amount": "10.00"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["id"] != again.get_json()["id"]
+    assert api.payment(payment["id"])["amount_refunded"] == "20.00"
+
+
+def test_a_refund_key_in_progress_is_409_and_refunds_nothing(api):
+    from bookme.bookings import idempotency
+    from bookme.payments import service
+
+    payment = _cash_payment(api)
+    request = service.refund_request(payment_id=uuid.UUID(payment["id"]), amount=1000, reason=None)
+    claim = idempotency.begin(
+        scope=f"user:{api.salon.tenant.owner.user_id}",
+        key="refund-3",
+        digest=idempotency.fingerprint(service.REFUND_OPERATION, request),
+        now=clock.now(),
+    )
+    assert isinstance(claim, idempotency.Claim)
+    key = {"Idempotency-Key": "refund-3"}
+    busy = api.post(f"/payments/{payment['id']}/refunds", {"amount": "10.00"}, headers=key)
+    assert busy.status_code == 409 and busy.get_json()["code"] == "idempotency_in_progress"
+    assert api.payment(payment["id"])["amount_refunded"] == "0.00"
+
+
+def test_a_refused_refund_is_replayed_for_its_key(api):
+    payment = _cash_payment(api)
+    key = {"Idempotency-Key": "refund-4"}
+    too_much = api.post(f"/payments/{payment['id']}/refunds", {"amount": "90.00"}, headers=key)
+    assert too_much.status_code == 422
+    assert too_much.get_json()["code"] == "refund_exceeds_payment"
+    again = api.post(f"/payments/{payment['id']}/refunds", {"amount": "90.00"}, headers=key)
+    assert (again.status_code, again.get_json()) == (422, too_much.get_json())
 
 
 def test_staff_may_not_refund(api):
@@ -455,3 +568,18 @@ def test_no_transaction_is_open_while_a_provider_is_called(configured, providers
         "PayPal.capture",
     ]
     assert [name for name, open_ in seen if open_] == []
+
+
+def test_the_refund_endpoint_documents_its_idempotency_errors(app):
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/payments/{payment_id}/refunds"]["post"]
+    responses = operation["responses"]
+    assert "idempotency_in_progress" in responses["409"]["description"]
+    for code in ("idempotency_key_reused", "refund_exceeds_payment", "validation_error"):
+        assert code in responses["422"]["description"]
+    for status in ("409", "422"):
+        content = responses[status]["content"]
+        assert list(content) == ["application/problem+json"]
+    header = [p for p in operation["parameters"] if p.get("name") == "Idempotency-Key"]
+    assert header and header[0]["in"] == "header"
+    assert header[0]["schema"]["maxLength"] == 255

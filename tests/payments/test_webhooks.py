@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.payments.conftest import drain, rows
 from tests.plugins.localstripe import pay_intent, signed, stripe_event
 
@@ -69,6 +71,18 @@ def test_an_unknown_tenant_is_404(configured):
     body, headers = signed(stripe_event("payment_intent.succeeded", {"id": "pi_x"}))
     answer = configured.stripe_webhook(body, headers, slug="no-such-salon")
     assert answer.status_code == 404
+    assert answer.get_json()["code"] == "tenant_not_found"
+
+
+@pytest.mark.parametrize("provider", ["stripe", "paypal"])
+@pytest.mark.parametrize("slug", ["%00", "demo%00", "Demo", "-x-", "a", "x" * 64, "caf%C3%A9"])
+def test_a_slug_no_tenant_can_have_is_404_not_a_500(client, db, provider, slug):
+    # A NUL is refused by PostgreSQL's text type: the lookup must not send it at all.
+    answer = client.post(
+        f"/webhooks/{provider}/{slug}", data="{}", headers={"Stripe-Signature": "t=1,v1=a"}
+    )
+    assert answer.status_code == 404, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/problem+json"
     assert answer.get_json()["code"] == "tenant_not_found"
 
 
