@@ -241,9 +241,23 @@ def create_service(
     _check_category(values.get("category_id"))
     _check_service_name(values["name"], values.get("category_id"))
     service = Service(**values)
+    _check_deposit(service, values)
     session().add(service)
     session().flush()
     return service
+
+
+def _check_deposit(service: Service, given: dict[str, Any]) -> None:
+    """A fixed deposit is part of the price: never more than it (422 on the field that made
+    it so, the deposit or, when only that was given, the price)."""
+    deposit, price = service.deposit_amount, service.price
+    if deposit is None or price is None or deposit <= price:
+        return
+    if "payment" not in given and "price" in given:
+        raise errors.validation_error({"price": ["Less than the service's deposit."]})
+    raise errors.validation_error(
+        {"payment": {"deposit_amount": ["More than the service's price."]}}
+    )
 
 
 @transactional
@@ -268,6 +282,7 @@ def update_service(
         )
     for key, value in values.items():
         setattr(service, key, value)
+    _check_deposit(service, values)
     session().flush()
     return service
 

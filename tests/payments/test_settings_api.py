@@ -163,6 +163,31 @@ def test_a_service_takes_a_payment_mode(api):
         assert answer.status_code == 422, bad
 
 
+def test_a_fixed_deposit_is_never_more_than_the_price(api):
+    body = {"name": "Soin", "duration_minutes": 30, "price": "100.00"}
+    refused = api.post(
+        "/services", {**body, "payment": {"mode": "deposit", "deposit_amount": "100.01"}}
+    )
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {
+        "payment": {"deposit_amount": ["More than the service's price."]}
+    }
+    created = api.post(
+        "/services", {**body, "payment": {"mode": "deposit", "deposit_amount": "100.00"}}
+    )
+    assert created.status_code == 201, created.get_json()
+    url = f"/api/v1/services/{created.get_json()['id']}"
+    cheaper = api.client.patch(url, headers=api.headers, json={"price": "99.00"})
+    assert cheaper.status_code == 422
+    assert list(cheaper.get_json()["errors"]) == ["price"]
+    both = api.client.patch(
+        url,
+        headers=api.headers,
+        json={"price": "99.00", "payment": {"mode": "deposit", "deposit_amount": "30.00"}},
+    )
+    assert both.status_code == 200, both.get_json()
+
+
 def test_a_paypal_client_secret_is_long_enough_to_stay_hidden(api):
     # Reads show its last four characters: a shorter secret would be shown whole.
     settings = {**PAYPAL_SETTINGS, "client_secret": "abcd"}
