@@ -318,7 +318,11 @@ def prepare(tenant: tenancy.TenantRef, claimed: Sequence[Claimed], now: datetime
                 locale=row.locale,
             )
             text = templates.render(source.body, ctx)
-            subject = templates.render(source.subject, ctx) if source.subject else None
+            subject = (
+                templates.one_line(templates.render(source.subject, ctx))
+                if source.subject
+                else None
+            )
         except (templates.TemplateProblem, ValueError) as exc:
             plan.skip = ("failed", "template_error", str(exc))
             continue
@@ -497,7 +501,7 @@ def record(*, tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: datet
                 outcome.failure.detail,
                 now,
                 provider=plan.provider,
-                uncounted=_uncounted(plan),
+                uncounted=_uncounted(plan, called=outcome.failure.called),
             )
         elif outcome.kind == "retry":
             assert isinstance(outcome.failure, TemporaryFailure)
@@ -591,7 +595,7 @@ def _record_sent(tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: da
         payload.append({
             "id": str(plan.id), "address": plan.message.to, "provider": plan.provider,
             "sid": sent.provider_message_id,
-            "uncounted": _uncounted(plan, reconciled=outcome.reconciled),
+            "uncounted": _uncounted(plan, called=not outcome.reconciled),
         })  # fmt: skip
     poll_at = now + timedelta(minutes=outbox.settings().notify_status_poll_minutes)
     session().execute(
@@ -600,11 +604,12 @@ def _record_sent(tenant: tenancy.TenantRef, outcomes: Sequence[Outcome], now: da
     )
 
 
-def _uncounted(plan: Plan, *, reconciled: bool = False) -> int:
+def _uncounted(plan: Plan, *, called: bool = True) -> int:
     """`attempts` counts provider calls, and each claim added one. Take one back when this
-    claim made no send call (the lookup found the message), or when it took over from a dead
-    worker's claim (that one is counted, and only one of the two calls can have happened)."""
-    return 1 if reconciled or plan.expired else 0
+    claim made no send call (the lookup found the message, or the message could not be
+    built), or when it took over from a dead worker's claim (that one is counted, and only
+    one of the two calls can have happened)."""
+    return 1 if not called or plan.expired else 0
 
 
 def _record_failed(

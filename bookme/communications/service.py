@@ -252,7 +252,7 @@ def preview_template(
             raise errors.validation_error({name: [str(exc)]}) from exc
 
     return {
-        "subject": render("subject", subject) if subject else None,
+        "subject": templates.one_line(render("subject", subject)) if subject else None,
         "body": render("body", body),
     }
 
@@ -303,6 +303,9 @@ def retry_notification(
         )
     row.status = "queued"
     row.next_attempt_at = None
+    # A failed row's last call is settled (the provider said it failed): a retry sends anew,
+    # where a row still in doubt would only be looked up and matched to that failed message.
+    row.in_doubt_since = None
     row.failed_at = None
     row.updated_at = now
     session().flush()

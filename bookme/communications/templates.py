@@ -138,6 +138,16 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     return text.strip()
 
 
+# Control characters, and the separators `str.splitlines` also breaks lines at.
+_LINE_BREAKS = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029]+\s*")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line (a subject, a header): each run of line breaks or other control
+    characters becomes one space, so data can neither break a header nor add one."""
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
 def context(
     *,
     customer_name: str,

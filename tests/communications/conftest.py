@@ -178,6 +178,20 @@ def drain(max_rounds: int = 20) -> int:
     raise AssertionError("jobs kept coming")
 
 
+def work() -> None:
+    """Run the queued RQ jobs with a real worker (`SimpleWorker`, burst mode, in this process,
+    so in the test's transaction), as `python -m bookme.worker worker` would; no dispatcher."""
+    from rq import SimpleWorker
+
+    from bookme.core.tasks import queue
+
+    q = queue()
+    ids = list(q.job_ids)
+    SimpleWorker([q], connection=q.connection).work(burst=True)
+    failed = [i for i in ids if (job := q.fetch_job(i)) is None or not job.is_finished]
+    assert ids and not failed, f"jobs {ids}, not finished: {failed}"
+
+
 def tick() -> int:
     """One dispatcher tick at the frozen clock's now, then run what it enqueued (→ sent)."""
     from bookme.communications.delivery import dispatch

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from bookme.communications import delivery
 from bookme.communications.channels import Message
+from bookme.communications.channels.email import EmailChannel
 from bookme.communications.channels.sms import SmsChannel
 from bookme.core import clock, tenancy
 from bookme.core.db import session
@@ -31,6 +32,7 @@ from tests.communications.conftest import (
     due,
     rows,
     tick,
+    work,
 )
 
 STARTS = datetime(2027, 5, 4, 9, 0, tzinfo=UTC)
@@ -99,6 +101,93 @@ def test_an_email_has_text_and_html_parts_and_a_message_id_from_the_notification
         f"{row.id.hex}@bookme.test",
     )
     assert due(row.id) is None  # email has no delivery status to wait for
+
+
+@pytest.mark.parametrize(
+    ("name", "subject"),
+    [
+        ("Salma\r\nX-Evil: 1", "Hi {{ customer_name }}"),
+        ("Salma", "Hi {{ customer_name }}\r\nX-Evil: 1"),
+    ],
+    ids=["in-the-data", "in-the-template"],
+)
+def test_a_line_break_in_a_subject_becomes_a_space_and_the_email_goes_out(
+    api, providers, name, subject
+):
+    _, mailbox = providers
+    api.put("/notification-settings", {"events": {"booking_reminder": False}})
+    api.put("/notification-templates/booking_confirmed/email/fr", {"subject": subject, "body": "x"})
+    booking = api.book(phone=None, email=EMAIL)
+    # The customers API collapses whitespace in names; the outbox must not rely on it.
+    customer = session().get(Customer, uuid.UUID(booking["customer_id"]))
+    customer.full_name = name
+    session().flush()
+    drain()
+    [received] = mailbox.take(1)
+    assert received.message["Subject"] == "Hi Salma X-Evil: 1"
+    assert "X-Evil" not in received.message
+    row = _confirmation(booking)
+    assert (row.status, row.attempts, row.error) == ("sent", 1, None)
+
+
+def test_email_headers_built_from_data_are_single_lines(app, providers):
+    _, mailbox = providers
+    channel = EmailChannel(app.config["BOOKME"], timeout=5)
+    message = Message(
+        notification_id=uuid.uuid4(),
+        channel="email",
+        to=EMAIL,
+        sender=None,
+        text="Bonjour",
+        subject="Rendez-vous\u2028confirmé\nBcc: evil@example.com",
+        sender_name="Salon\r\nReply-To: evil@example.com",
+    )
+    channel.send(message)
+    [received] = mailbox.take(1)
+    assert received.message["Subject"] == "Rendez-vous confirmé Bcc: evil@example.com"
+    [sender] = received.message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Salon Reply-To: evil@example.com",
+        "bookings@bookme.test",
+    )
+    assert "Bcc" not in received.message and "Reply-To" not in received.message
+    assert received.rcpt_tos == [EMAIL]
+
+
+@pytest.mark.parametrize(
+    ("where", "attempts", "detail"),
+    [
+        ("build", 0, "The email could not be built: "),
+        ("send", 1, "The email could not be sent: ValueError: "),
+    ],
+)
+def test_an_email_bookme_cannot_send_fails_at_once_instead_of_being_retried(
+    api, providers, monkeypatch, where, attempts, detail
+):
+    _, mailbox = providers
+
+    def broken(*args, **kwargs):
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+
+    if where == "build":
+        monkeypatch.setattr(EmailChannel, "build", broken)
+    else:
+        monkeypatch.setattr("bookme.core.mail.send_message", broken)
+    api.put("/notification-settings", {"events": {"booking_reminder": False}})
+    booking = api.book(phone=None, email=EMAIL)
+    drain()
+    row = _confirmation(booking)
+    assert (row.status, row.error, row.attempts, row.failed_at) == (
+        "failed",
+        "invalid_message",
+        attempts,
+        NOW,
+    )
+    assert row.error_detail.startswith(detail)
+    assert row.next_attempt_at is None and due(row.id) is None
+    with clock.frozen(NOW + timedelta(hours=2)):
+        assert tick() == 0
+    assert _confirmation(booking).status == "failed" and mailbox.messages == []
 
 
 def test_without_provider_settings_messages_are_logged_by_the_console_provider(api, caplog):
@@ -202,6 +291,25 @@ def test_a_permanent_failure_fails_at_once_with_the_provider_code_and_can_be_ret
     row = _confirmation(booking)
     assert (row.status, row.attempts, row.error) == ("sent", 2, None)
     assert len(twilio.snapshot()) == 1
+
+
+def test_a_manual_retry_is_sent_by_the_job_it_enqueues_not_by_the_dispatcher(api, providers):
+    twilio, _ = providers
+    twilio.fail_recipient(PHONE, code=21211, message="Invalid 'To' Phone Number")
+    booking = api.book()
+    work()
+    row = _confirmation(booking)
+    assert (row.status, row.attempts) == ("failed", 1)
+    twilio.reset()
+    later = NOW + timedelta(minutes=5)
+    with clock.frozen(later):
+        assert api.post(f"/notifications/{row.id}/retry").status_code == 202
+        assert due(row.id).due_at > later  # the dispatcher's copy, for a lost job
+        work()
+    row = _confirmation(booking)
+    [message] = twilio.snapshot()
+    assert (row.status, row.attempts, row.sent_at) == ("sent", 2, later)
+    assert row.provider_message_id == message["sid"]
 
 
 def test_an_opted_out_number_withdraws_the_channel_consent(api, providers):

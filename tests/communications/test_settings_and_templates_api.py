@@ -210,6 +210,13 @@ def test_a_preview_names_the_part_that_failed_to_render(api):
     assert set(saved.get_json()["errors"]) == {"subject"}
 
 
+def test_a_preview_shows_the_subject_on_one_line_as_it_is_sent(api):
+    email = "/notification-templates/booking_confirmed/email/fr"
+    answer = api.post(email + "/preview", {"subject": "Bonjour\r\n{{ customer_name }}\t!"})
+    assert answer.status_code == 200
+    assert answer.get_json()["subject"] == "Bonjour Salma Bennani !"
+
+
 def test_settings_and_whatsapp_templates_read_in_one_round_trip_agree_with_each_read_alone(
     api, salon
 ):

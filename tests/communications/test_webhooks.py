@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from bookme.communications import delivery
 from bookme.core import tenancy
 from bookme.core.db import session
 from bookme.customers.models import ConsentEvent, Customer
-from tests.communications.conftest import NOW, PHONE, drain, rows, sign
+from tests.communications.conftest import NOW, PHONE, drain, rows, sign, work
 
 BASE = "http://bookme.test"
 EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -164,6 +165,26 @@ def test_a_whatsapp_message_reported_failed_later_falls_back_to_sms(api, client,
     assert (failed.status, failed.error) == ("failed", "63003")
     assert (fallback.channel, fallback.status, fallback.fallback_of) == ("sms", "sent", failed.id)
     assert [m["to"] for m in twilio.snapshot()] == [f"whatsapp:{PHONE}", PHONE]
+
+
+def test_a_retry_of_a_message_reported_failed_while_in_doubt_sends_it_again(api, client, providers):
+    twilio, _ = providers
+    twilio.fail_next(1, drop=True)  # Twilio takes the message, the answer is lost
+    booking = api.book()
+    work()
+    row = rows(booking["id"], event="booking_confirmed")[0]
+    assert (row.status, row.in_doubt_since) == ("queued", NOW)
+    [lost] = twilio.snapshot()
+    lost_row = SimpleNamespace(id=row.id, provider_message_id=lost["sid"])
+    status_callback(client, twilio, lost_row, "undelivered", "30003")
+    row = rows(booking["id"], event="booking_confirmed")[0]
+    assert (row.status, row.error) == ("failed", "30003")
+    assert api.post(f"/notifications/{row.id}/retry").status_code == 202
+    work()
+    row = rows(booking["id"], event="booking_confirmed")[0]
+    assert twilio.calls["create"] == 2  # sent again, not matched to the undelivered message
+    [_, resent] = twilio.snapshot()
+    assert (row.status, row.provider_message_id, row.attempts) == ("sent", resent["sid"], 2)
 
 
 def test_a_callback_that_beats_the_worker_keeps_its_status_and_the_provider_id(

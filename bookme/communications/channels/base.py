@@ -41,12 +41,14 @@ class ProviderStatus:
 
 
 class SendFailed(Exception):
-    """The provider did not take the message; `code` is its error code (or ours)."""
+    """The provider did not take the message; `code` is its error code (or ours). `called`
+    False: the provider was never called (the message could not be built), not an attempt."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, *, called: bool = True) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail[:500]
+        self.called = called
 
 
 class PermanentFailure(SendFailed):

@@ -18,8 +18,11 @@ from bookme.communications.channels.base import (
     Sent,
     TemporaryFailure,
 )
+from bookme.communications.templates import one_line
 from bookme.config import Settings
 from bookme.core import mail
+
+INVALID_MESSAGE = "invalid_message"  # BookMe's error code: a message no retry can send
 
 
 def message_id(notification_id_hex: str, mail_from: str) -> str:
@@ -37,9 +40,11 @@ class EmailChannel:
     def build(self, message: Message) -> EmailMessage:
         name, address = parseaddr(self.settings.mail_from)
         email = EmailMessage()
-        email["From"] = formataddr((message.sender_name or name, address))
-        email["To"] = message.to
-        email["Subject"] = message.subject or ""
+        # Header values built from data go on one line: a line break would be refused (or,
+        # unchecked, start another header).
+        email["From"] = formataddr((one_line(message.sender_name or name), address))
+        email["To"] = one_line(message.to)
+        email["Subject"] = one_line(message.subject or "")
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = message_id(message.notification_id.hex, self.settings.mail_from)
         email.set_content(message.text)
@@ -49,7 +54,14 @@ class EmailChannel:
         return email
 
     def send(self, message: Message) -> Sent:
-        email = self.build(message)
+        # A ValueError is ours (the message or how it is handed to smtplib), not the server's:
+        # sending the same message again cannot help, so it fails now rather than retrying.
+        try:
+            email = self.build(message)
+        except ValueError as exc:
+            raise PermanentFailure(
+                INVALID_MESSAGE, f"The email could not be built: {exc}", called=False
+            ) from exc
         try:
             mail.send_message(email, self.settings, timeout=self.timeout)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -61,6 +73,10 @@ class EmailChannel:
             raise _failure(exc.smtp_code, exc.smtp_error) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure("smtp_unavailable", str(exc) or type(exc).__name__) from exc
+        except ValueError as exc:
+            raise PermanentFailure(
+                INVALID_MESSAGE, f"The email could not be sent: {type(exc).__name__}: {exc}"
+            ) from exc
         return Sent(provider_message_id=email["Message-ID"].strip("<>"))
 
     def find_sent(self, message: Message, since: datetime) -> Sent | None:
