@@ -46,8 +46,42 @@ X_TENANT_PARAMETER = {
 }
 
 
+def _page_key(description: str, *, nullable: bool = False) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        required=True, allow_none=nullable, metadata={"description": description}
+    )
+
+
+class PaginationMetadataSchema(ma.Schema):
+    """What the `X-Pagination` header holds (as JSON) on every page of a list."""
+
+    total = _page_key("Items in the whole list.")
+    total_pages = _page_key("Pages in the whole list: at least 1, an empty list being one.")
+    page = _page_key("This page's number.")
+    first_page = _page_key("Always 1.")
+    last_page = _page_key("The last page, `total_pages`.")
+    previous_page = _page_key(
+        "The page before this one, at most `last_page`; null on page 1.", nullable=True
+    )
+    next_page = _page_key("The page after this one; null from `last_page` on.", nullable=True)
+
+
+PAGINATION_DESCRIPTION = (
+    "Where this page lies in the list, as JSON. Pages are numbered from 1 and every key is "
+    "always present. An empty list is one empty page: `total` 0, `total_pages` and "
+    "`last_page` 1. A page past the last is empty too, not an error."
+)
+
+
 class Api(_Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_pagination_header(self) -> None:
+        self.spec.components.header(
+            "PAGINATION",
+            {"description": PAGINATION_DESCRIPTION, "schema": PaginationMetadataSchema},
+            lazy=True,
+        )
 
     def _init_spec(self, *args: Any, **kwargs: Any) -> None:
         super()._init_spec(*args, **kwargs)
@@ -83,7 +117,7 @@ class Parser(FlaskParser):
         if not is_json_request(req):
             raise errors.InvalidJson("Send JSON bodies with Content-Type: application/json.")
         try:
-            data = read_json(raw)
+            data = read_json(raw, parse_int=int_or_infinity)
         except JSONRefused as exc:
             raise errors.InvalidJson(str(exc)) from exc
         except ValueError as exc:
@@ -144,6 +178,16 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return any(isinstance(item, dict | list) for item in level)
 
 
+def int_or_infinity(literal: str) -> int | float:
+    """An integer literal as `int`; one over the interpreter's digit limit (a ValueError,
+    sys.get_int_max_str_digits) as a signed infinity, as json reads a float too large for
+    one (`1e400`): valid JSON parses, and every field refuses it (422) as out of range."""
+    try:
+        return int(literal)
+    except ValueError:
+        return float("-inf") if literal.startswith("-") else float("inf")
+
+
 class JSONRefused(ValueError):
     """Well-formed JSON refused for what it holds; the message says why, for the caller."""
 
@@ -171,6 +215,7 @@ class JSONProvider(DefaultJSONProvider):
     `request.get_json(silent=True)` (the rate limits' keys) answers with None, not a 500."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_int", int_or_infinity)  # the document the view's parser reads
         return read_json(s, **kwargs)
 
 
@@ -187,17 +232,17 @@ class Blueprint(_Blueprint):
 
     @staticmethod
     def _make_pagination_metadata(page: int, page_size: int, item_count: int) -> dict[str, Any]:
-        """All seven keys of API.md on every page; `null` where there is no such page."""
-        total_pages = (item_count + page_size - 1) // page_size
-        last_page = max(total_pages, 1)
+        """All seven keys of API.md on every page; `null` where there is no such page. An
+        empty list is one empty page (see PAGINATION_DESCRIPTION)."""
+        total_pages = max((item_count + page_size - 1) // page_size, 1)
         return {
             "total": item_count,
             "total_pages": total_pages,
             "page": page,
             "first_page": 1,
-            "last_page": last_page,
+            "last_page": total_pages,
             # Past the end, the page before is the last one there is, not one that isn't.
-            "previous_page": min(page - 1, last_page) if page > 1 else None,
+            "previous_page": min(page - 1, total_pages) if page > 1 else None,
             "next_page": page + 1 if page < total_pages else None,
         }
 
@@ -309,23 +354,30 @@ _STATUS_TEXT = {
 }
 
 
-def _reject_nul(value: Any, path: str = "") -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+_NUL = "NUL characters are not allowed."
+
+
+def _nul_errors(value: Any) -> Any:
+    """Where `value` holds a NUL character, shaped as marshmallow shapes errors (a field's
+    messages under its key, a list item's under its index, a key's under `_schema`), or None.
+    Bodies are at most MAX_JSON_DEPTH deep, so the recursion is bounded."""
     if isinstance(value, str):
-        if "\x00" in value:
-            found[path or "_schema"] = ["NUL characters are not allowed."]
-    elif isinstance(value, Mapping):
+        return [_NUL] if "\x00" in value else None
+    found: dict[Any, Any] = {}
+    if isinstance(value, Mapping):
         # Query strings arrive as webargs' proxy over a werkzeug MultiDict: read every value.
         raw = getattr(value, "data", value)
         items = raw.items(multi=True) if isinstance(raw, MultiDict) else raw.items()
         for key, item in items:
             if "\x00" in str(key):
-                found[path or "_schema"] = ["NUL characters are not allowed."]
-            found.update(_reject_nul(item, f"{path}.{key}" if path else str(key)))
+                found["_schema"] = [_NUL]
+            elif (errors_here := _nul_errors(item)) is not None:
+                found[key] = errors_here
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found.update(_reject_nul(item, f"{path}.{index}" if path else str(index)))
-    return found
+            if (errors_here := _nul_errors(item)) is not None:
+                found[index] = errors_here
+    return found or None
 
 
 class Schema(ma.Schema):
@@ -335,10 +387,12 @@ class Schema(ma.Schema):
         unknown = ma.RAISE
         ordered = True
 
-    @ma.pre_load
+    # With the whole collection of a `many` load: an item's errors are keyed by its index, as
+    # marshmallow keys its own (an error raised by a per-item pre_load loses the index).
+    @ma.pre_load(pass_collection=True)
     def _no_nul(self, data: Any, **kwargs: Any) -> Any:
-        bad = _reject_nul(data)
-        if bad:
+        bad = _nul_errors(data)
+        if bad is not None:
             raise ma.ValidationError(bad)
         return data
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import IO, Any
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import RequestRedirect
+from werkzeug.wsgi import get_content_length
 
+from bookme.core import errors
 from bookme.core.logging import redact_path
 
 log = logging.getLogger("bookme.request")
@@ -26,6 +32,18 @@ def request_id() -> str:
 
 
 def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) -> None:
+    app.wsgi_app = _StreamedBodyLimit(app.wsgi_app, app)  # type: ignore[method-assign]
+    # Paths are matched as sent: werkzeug would answer `//` with a 308 to the merged path,
+    # whose body is an HTML page. A doubled slash is a path that does not exist (404).
+    app.url_map.merge_slashes = False
+
+    @app.before_request
+    def _no_redirect_under_api() -> None:
+        # Routing's other redirect, to a rule's trailing slash (strict_slashes), bypasses the
+        # error handlers with the same HTML body. No /api rule ends with a slash today.
+        if isinstance(request.routing_exception, RequestRedirect) and _under_api(request.path):
+            raise errors.NotFound()
+
     @app.before_request
     def _assign_request_id() -> None:
         g.request_started = time.perf_counter()
@@ -77,6 +95,59 @@ def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) ->
         _cors(response, tenant_origins)
         _log(response)
         return response
+
+
+def _under_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+class _StreamedBodyLimit:
+    """WSGI middleware: a body sent without Content-Length (`Transfer-Encoding: chunked`)
+    over MAX_CONTENT_LENGTH is 413, as one with a Content-Length over it is.
+
+    Werkzeug reads such a body up to the limit and stops there without a word, so the JSON
+    parser got the first MiB of a longer body and answered 400 `invalid_json`.
+    """
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        limit = self.app.config.get("MAX_CONTENT_LENGTH")
+        # Only a server that terminates the stream (input_terminated) lets werkzeug read a
+        # body of unknown length at all; otherwise it reads none.
+        if (
+            limit is not None
+            and "wsgi.input_terminated" in environ
+            and get_content_length(environ) is None
+        ):
+            environ["wsgi.input"] = _OverLimitCheck(environ["wsgi.input"], limit)
+        return self.wsgi_app(environ, start_response)
+
+
+class _OverLimitCheck(io.RawIOBase):
+    """The input stream, which looks one byte further once `limit` bytes were read: if the
+    body goes on, it is too large (werkzeug itself never reads past the limit)."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        before, self._read = self._read, self._read + size
+        if before < self._limit <= self._read and (
+            self._read > self._limit or self._stream.read(1)
+        ):
+            raise RequestEntityTooLarge()
+        return size
 
 
 def _cors(response: Response, tenant_origins: Callable[[str], bool] | None) -> None:

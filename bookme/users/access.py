@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,9 +65,21 @@ def current_tenant() -> tenancy.TenantRef:
     return tenancy.require()
 
 
+# An auth scheme is case-insensitive (RFC 9110, 11.1); flask-jwt-extended compares the
+# scheme with JWT_HEADER_TYPE exactly, so `bearer <token>` is spelled its way before it looks.
+_BEARER = re.compile(r"(^|,)(\s*)bearer(?=\s)", re.IGNORECASE)
+
+
+def _normalise_bearer_scheme() -> None:
+    header = request.environ.get("HTTP_AUTHORIZATION")
+    if header:
+        request.environ["HTTP_AUTHORIZATION"] = _BEARER.sub(r"\1\2Bearer", header)
+
+
 def _authenticate(refresh: bool = False, *, revocation_checked_later: bool = False) -> uuid.UUID:
     """The token's user id, once its signature, expiry and type are good. Its revocation is
     checked here too, unless the caller checks it itself (`revocation_checked_later`)."""
+    _normalise_bearer_scheme()
     try:
         g.bookme_revocation_deferred = revocation_checked_later
         verify_jwt_in_request(refresh=refresh)

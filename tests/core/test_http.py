@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
+import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -165,3 +168,25 @@ def test_cors_never_answers_a_wildcard(app, client, db, cors_origins):
             assert (
                 client.get(path, headers=headers).headers.get("Access-Control-Allow-Origin") != "*"
             )
+
+
+# --- bodies from a real server ------------------------------------------------------------------
+
+
+def test_a_real_server_answers_a_chunked_body_over_the_limit_with_413(live_server, db):
+    url = urlsplit(live_server)
+    body = b'{"email": "a@example.com", "full_name": "' + b"x" * (1024 * 1024) + b'"}'
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/auth/register",
+            body=(body[i : i + 65536] for i in range(0, len(body), 65536)),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+    assert (response.status, answer["code"]) == (413, "payload_too_large")
