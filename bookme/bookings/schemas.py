@@ -20,6 +20,7 @@ from bookme.core.api import (
     QuerySchema,
     Schema,
     Str,
+    StrictBoolean,
     TenantDateTime,
 )
 
@@ -28,10 +29,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class BookingConsentsSchema(Schema):
-    sms = ma.fields.Boolean(allow_none=True)
-    whatsapp = ma.fields.Boolean(allow_none=True)
-    email = ma.fields.Boolean(allow_none=True)
-    marketing = ma.fields.Boolean(allow_none=True)
+    sms = StrictBoolean(allow_none=True)
+    whatsapp = StrictBoolean(allow_none=True)
+    email = StrictBoolean(allow_none=True)
+    marketing = StrictBoolean(allow_none=True)
 
 
 class BookingCustomerSchema(Schema):

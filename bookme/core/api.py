@@ -528,8 +528,18 @@ class TimeZone(ma.fields.String):
         return text
 
 
+class StrictBoolean(ma.fields.Boolean):
+    """JSON `true` or `false` only (not 1, "yes" or "on"; null only with allow_none)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class Money(ma.fields.String):
-    """A non-negative decimal string with at most two places (`"150.00"`)."""
+    """A non-negative decimal string with at most two places (`"150.00"`); API.md's money is
+    a string, so a JSON number is refused like any other wrong type."""
 
     default_error_messages = {"invalid": 'Expected a non-negative amount like "150.00".'}
     PATTERN = r"^\d{1,8}(\.\d{1,2})?$"
@@ -546,9 +556,9 @@ class Money(ma.fields.String):
         return f"{Decimal(value):.2f}"
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if not isinstance(value, str):
             raise self.make_error("invalid")
-        if isinstance(value, str) and not self._re.fullmatch(value):
+        if not self._re.fullmatch(value):
             raise self.make_error("invalid")  # no exponents, signs, spaces or leading padding
         try:
             amount = Decimal(str(value))

@@ -14,6 +14,7 @@ from bookme.core.api import (
     QuerySchema,
     Schema,
     Str,
+    StrictBoolean,
     TenantDateTime,
 )
 from bookme.customers.models import CHANNELS, CONSENT_SOURCES, LOCALES, MAX_TAG_LENGTH, MAX_TAGS
@@ -84,15 +85,6 @@ class ConsentsSchema(Schema):
     whatsapp = ma.fields.Nested(ConsentStateSchema)
     email = ma.fields.Nested(ConsentStateSchema)
     marketing = ma.fields.Nested(ConsentStateSchema)
-
-
-class StrictBoolean(ma.fields.Boolean):
-    """JSON `true` or `false` only (not 1, "yes" or null)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 def _consent_flag() -> ma.fields.Boolean:

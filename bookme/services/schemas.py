@@ -8,7 +8,15 @@ from typing import Any
 
 import marshmallow as ma
 
-from bookme.core.api import Currency, Money, QuerySchema, Schema, Str, TenantDateTime
+from bookme.core.api import (
+    Currency,
+    Money,
+    QuerySchema,
+    Schema,
+    Str,
+    StrictBoolean,
+    TenantDateTime,
+)
 
 METADATA_MAX_BYTES = 8192
 METADATA_MAX_DEPTH = 10
@@ -192,7 +200,7 @@ def _service_fields(create: bool) -> dict[str, ma.fields.Field]:
             **default(60),
             metadata={"description": "Booking horizon in days (default 60)."},
         ),
-        "is_active": ma.fields.Boolean(**default(True)),
+        "is_active": StrictBoolean(**default(True)),
         "metadata": Metadata(**default({})),
         "payment": ma.fields.Nested(
             ServicePaymentSchema,

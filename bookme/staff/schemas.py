@@ -16,6 +16,7 @@ from bookme.core.api import (
     QuerySchema,
     Schema,
     Str,
+    StrictBoolean,
     TenantDateTime,
 )
 from bookme.services.schemas import Name
@@ -102,9 +103,7 @@ def _staff_fields(create: bool) -> dict[str, ma.fields.Field]:
         ),
         "phone": ma.fields.String(
             allow_none=True,
-            validate=Pattern(
-                E164_RE, error="Expected an E.164 number like +212612345678."
-            ),
+            validate=Pattern(E164_RE, error="Expected an E.164 number like +212612345678."),
             metadata={"description": "E.164, e.g. +212612345678.", "maxLength": 16},
             **default(None),
         ),
@@ -116,7 +115,7 @@ def _staff_fields(create: bool) -> dict[str, ma.fields.Field]:
             },
             **default(None),
         ),
-        "is_active": ma.fields.Boolean(**default(True)),
+        "is_active": StrictBoolean(**default(True)),
         "service_ids": ma.fields.List(
             ma.fields.UUID(),
             validate=ma.validate.Length(max=MAX_SERVICES_PER_STAFF),

@@ -88,6 +88,8 @@ def test_the_default_currency_is_the_tenants(client, db):
         ("price", "NaN"),
         ("price", "Infinity"),
         ("price", True),
+        ("price", 150),  # money is a decimal string (API.md), not a JSON number
+        ("price", 150.5),
         ("price", "100000000.00"),
         ("currency", "mad"),
         ("currency", "XYZ"),
@@ -97,6 +99,9 @@ def test_the_default_currency_is_the_tenants(client, db):
         ("description", "x" * 5001),
         ("category_id", "not-a-uuid"),
         ("is_active", "maybe"),
+        ("is_active", "yes"),  # JSON true or false only
+        ("is_active", 1),
+        ("is_active", "true"),
         ("metadata", ["not", "an", "object"]),
         ("metadata", "text"),
         ("metadata", {"big": "x" * 9000}),

@@ -54,6 +54,8 @@ def test_a_minimal_staff_member_needs_only_a_name(client, tenant, manager):
         {"display_name": "Nadia", "service_ids": ["nope"]},
         {"display_name": "Nadia", "service_ids": "x"},
         {"display_name": "Na\x00dia"},
+        {"display_name": "Nadia", "is_active": "yes"},
+        {"display_name": "Nadia", "is_active": 0},
         {"display_name": "Nadia", "role": "owner"},
         {"display_name": "Nadia", "is_active": "yes please"},
     ],
