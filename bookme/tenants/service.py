@@ -296,10 +296,13 @@ def resolve_with(
     *,
     lateral: str | None = None,
     params: Mapping[str, Any] | None = None,
+    refuse_suspended: bool = True,
 ) -> tuple[tenancy.TenantRef, Any]:
     """`resolve`, and in the same round trip the row of `lateral`: a subquery that may use
     `found.id` (the tenant's id) and `params`; its columns are NULL when it finds nothing.
-    The row is a named tuple: `lateral`'s column names must differ from the tenant's.
+    The row is a named tuple: `lateral`'s column names must differ from the tenant's. A
+    caller passing `refuse_suspended=False` checks `row.status` itself (after membership, so
+    that a non-member is not told the business is suspended).
 
     A registered domain comes first, then `<slug>.<base>`, then `X-Tenant`: a host that is no
     tenant's falls back to the header, as API.md's tenancy rule says."""
@@ -329,9 +332,14 @@ def resolve_with(
         raise errors.TenantNotFound("No such tenant.")
     row = rows[0]
     search_path_set(session().connection(), row.path)
-    if row.status != "active":
-        raise errors.TenantSuspended("This business is suspended.")
+    if refuse_suspended:
+        refuse_if_suspended(row.status)
     return _ref_from_row(row), row
+
+
+def refuse_if_suspended(status: str) -> None:
+    if status != "active":
+        raise errors.TenantSuspended("This business is suspended.")
 
 
 def origin_allowed(origin: str) -> bool:

@@ -96,7 +96,10 @@ def resolve_tenant() -> tenancy.TenantRef:
 
 
 def _resolve_tenant(
-    lateral: str | None = None, params: dict[str, Any] | None = None
+    lateral: str | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    refuse_suspended: bool = True,
 ) -> tuple[tenancy.TenantRef, Any]:
     """The request's tenant, made current, and the row of `lateral` asked in the same round
     trip (see `tenants.resolve_with`)."""
@@ -107,6 +110,7 @@ def _resolve_tenant(
         settings.base_domain,
         lateral=lateral,
         params=params,
+        refuse_suspended=refuse_suspended,
     )
     tenancy.activate(tenant)
     return tenant, row
@@ -187,7 +191,7 @@ def member(*roles: str) -> Callable[[F], F]:
             user_id = _authenticate(revocation_checked_later=True)
             caller = {"user_id": user_id, "keys": tokens.revocation_keys(token_claims())}
             try:
-                _, row = _resolve_tenant(_MEMBER, caller)
+                _, row = _resolve_tenant(_MEMBER, caller, refuse_suspended=False)
             except errors.BookMeError:
                 if tokens.is_revoked(token_claims()):  # a revoked token is a 401 first
                     raise errors.Unauthorized("A valid access token is required.") from None
@@ -196,6 +200,8 @@ def member(*roles: str) -> Callable[[F], F]:
                 raise errors.Unauthorized("A valid access token is required.")
             if row.role is None:
                 raise errors.Forbidden("You are not a member of this business.")
+            # Members only learn that their business is suspended, whatever their role.
+            tenants.refuse_if_suspended(row.status)
             if row.role not in allowed:
                 raise errors.Forbidden("Your role does not allow this.")
             g.actor = Actor(kind="user", user_id=user_id, email=row.email, role=row.role)

@@ -143,6 +143,16 @@ def test_a_suspended_tenant_is_403_tenant_suspended_even_for_its_owner(client, t
     assert client.get(route, headers=tenant.headers()).status_code == 200
 
 
+def test_a_suspended_tenant_is_not_named_suspended_to_a_non_member(
+    client, tenant, other_tenant, route
+):
+    service.set_status(slug=tenant.slug, status="suspended", now=clock.now())
+    response = client.get(route, headers={**other_tenant.owner.headers, "X-Tenant": tenant.slug})
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "forbidden"
+    service.set_status(slug=tenant.slug, status="active", now=clock.now())
+
+
 # --- the resolver itself ------------------------------------------------------------------------
 
 
