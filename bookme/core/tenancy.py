@@ -34,6 +34,9 @@ def schema_for(tenant_id: uuid.UUID) -> str:
 
 
 _current: ContextVar[TenantRef | None] = ContextVar("bookme_tenant", default=None)
+# The id of the tenant a web request resolved for itself, kept in its WSGI environ: unlike
+# `current()`, never one left over from an earlier request or the caller's context.
+RESOLVED = "bookme.resolved_tenant_id"
 
 
 def current() -> TenantRef | None:

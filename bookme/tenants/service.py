@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
@@ -343,12 +344,18 @@ def refuse_if_suspended(status: str) -> None:
 
 
 def origin_allowed(origin: str) -> bool:
-    """CORS: a tenant's own registered domains may call the API from the browser."""
+    """CORS: a tenant's own registered domains may call the API from the browser. A request
+    that resolved its tenant is answered for that tenant's domains only; one that names none
+    (a preflight, which carries no X-Tenant value, or `/me`, `/auth/...`) for any tenant's."""
     host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
     if not host or len(host) > 253:
         return False
+    stmt = sa.select(TenantDomain.id).where(TenantDomain.domain == host)
+    resolved = request.environ.get(tenancy.RESOLVED) if has_request_context() else None
+    if resolved is not None:
+        stmt = stmt.where(TenantDomain.tenant_id == resolved)
     try:
-        found = session().scalar(sa.select(TenantDomain.id).where(TenantDomain.domain == host))
+        found = session().scalar(stmt)
     except sa.exc.SQLAlchemyError:
         # The request's transaction already failed; a CORS header is not worth a 500.
         return False

@@ -113,6 +113,7 @@ def _resolve_tenant(
         refuse_suspended=refuse_suspended,
     )
     tenancy.activate(tenant)
+    request.environ[tenancy.RESOLVED] = tenant.id
     return tenant, row
 
 

@@ -138,6 +138,24 @@ def test_a_tenants_own_domain_is_an_allowed_origin(client, tenant):
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+def test_a_tenants_domain_is_an_allowed_origin_for_that_tenant_only(client, tenant, other_tenant):
+    session().add(TenantDomain(tenant_id=other_tenant.id, domain="booking.other.ma"))
+    session().commit()
+    origin = {"Origin": "https://booking.other.ma"}
+    theirs = client.get("/api/v1/services", headers={**other_tenant.headers(), **origin})
+    assert theirs.status_code == 200
+    assert theirs.headers["Access-Control-Allow-Origin"] == "https://booking.other.ma"
+    # The same origin reading another business's data: no CORS answer, the browser keeps it.
+    mine = client.get("/api/v1/services", headers={**tenant.headers(), **origin})
+    assert mine.status_code == 200
+    assert "Access-Control-Allow-Origin" not in mine.headers
+    # A preflight names no tenant: any business's own domain may ask.
+    preflight = client.options(
+        "/api/v1/services", headers={**origin, "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://booking.other.ma"
+
+
 def test_preflight_answers_allowed_origins_with_methods_and_headers(client, db, cors_origins):
     response = client.options(
         "/api/v1/tenants",
