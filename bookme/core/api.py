@@ -561,7 +561,7 @@ class Money(ma.fields.String):
         if not self._re.fullmatch(value):
             raise self.make_error("invalid")  # no exponents, signs, spaces or leading padding
         try:
-            amount = Decimal(str(value))
+            amount = Decimal(value)
         except InvalidOperation as exc:
             raise self.make_error("invalid") from exc
         if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]

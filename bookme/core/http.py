@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import RequestRedirect
 from werkzeug.wsgi import get_content_length
 
-from bookme.core import errors
+from bookme.core import errors, tenancy
 from bookme.core.logging import redact_path
 
 log = logging.getLogger("bookme.request")
@@ -31,7 +31,9 @@ def request_id() -> str:
     return getattr(g, "request_id", "-")
 
 
-def register(app: Flask, tenant_origins: Callable[[str], bool] | None = None) -> None:
+def register(
+    app: Flask, tenant_origins: Callable[[str, uuid.UUID | None], bool] | None = None
+) -> None:
     app.wsgi_app = _StreamedBodyLimit(app.wsgi_app, app)  # type: ignore[method-assign]
     # Paths are matched as sent: werkzeug would answer `//` with a 308 to the merged path,
     # whose body is an HTML page. A doubled slash is a path that does not exist (404).
@@ -150,15 +152,18 @@ class _OverLimitCheck(io.RawIOBase):
         return size
 
 
-def _cors(response: Response, tenant_origins: Callable[[str], bool] | None) -> None:
-    """Only origins the operator lists (CORS_ORIGINS) and tenants' own domains; never `*`."""
+def _cors(
+    response: Response, tenant_origins: Callable[[str, uuid.UUID | None], bool] | None
+) -> None:
+    """Only origins the operator lists (CORS_ORIGINS) and tenants' own domains (of the
+    request's tenant when it resolved one); never `*`."""
     headers = response.headers
     headers.add("Vary", "Origin")
     origin = request.headers.get("Origin")
     if not origin or origin == "null":
         return
     allowed = origin in current_app.config["BOOKME"].cors_origins or (
-        tenant_origins is not None and tenant_origins(origin)
+        tenant_origins is not None and tenant_origins(origin, request.environ.get(tenancy.RESOLVED))
     )
     if not allowed:
         return

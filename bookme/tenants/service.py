@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from flask_smorest.pagination import PaginationParameters
 
 from bookme.core import errors, tenancy
@@ -343,17 +342,16 @@ def refuse_if_suspended(status: str) -> None:
         raise errors.TenantSuspended("This business is suspended.")
 
 
-def origin_allowed(origin: str) -> bool:
-    """CORS: a tenant's own registered domains may call the API from the browser. A request
-    that resolved its tenant is answered for that tenant's domains only; one that names none
-    (a preflight, which carries no X-Tenant value, or `/me`, `/auth/...`) for any tenant's."""
+def origin_allowed(origin: str, tenant_id: uuid.UUID | None = None) -> bool:
+    """CORS: a tenant's own registered domains may call the API from the browser: those of
+    `tenant_id` (the tenant the request resolved), else any tenant's (a preflight, which
+    carries no X-Tenant value, or `/me`, `/auth/...`)."""
     host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
     if not host or len(host) > 253:
         return False
     stmt = sa.select(TenantDomain.id).where(TenantDomain.domain == host)
-    resolved = request.environ.get(tenancy.RESOLVED) if has_request_context() else None
-    if resolved is not None:
-        stmt = stmt.where(TenantDomain.tenant_id == resolved)
+    if tenant_id is not None:
+        stmt = stmt.where(TenantDomain.tenant_id == tenant_id)
     try:
         found = session().scalar(stmt)
     except sa.exc.SQLAlchemyError:
@@ -435,8 +433,7 @@ def _locked(tenant: tenancy.TenantRef) -> Tenant:
     found = session().get(Tenant, tenant.id, with_for_update=True)
     if found is None:
         raise errors.TenantNotFound("No such tenant.")
-    if found.status != "active":
-        raise errors.TenantSuspended("This business is suspended.")
+    refuse_if_suspended(found.status)
     return found
 
 
